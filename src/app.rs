@@ -1,0 +1,86 @@
+//! Wires components from configuration: the embedded defaults (local MiniLM, BM25, Qdrant Edge,
+//! retrieval-only drafter) behind the traits the rest of the code uses.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::draft::{Drafter, PromptTemplates};
+use crate::embed::{DenseEmbedder, LocalMiniLmEmbedder, SparseEncoder};
+use crate::errors::CommandError;
+use crate::ingest::chunk::Chunker;
+use crate::ingest::pipeline::IngestPipeline;
+use crate::retrieve::Retriever;
+use crate::store::{EdgeVectorStore, VectorStore};
+
+/// Shared, long-lived components.
+pub struct Components {
+    pub config: Config,
+    pub local_embedder: Arc<LocalMiniLmEmbedder>,
+    pub embedder: Arc<dyn DenseEmbedder>,
+    pub sparse: Arc<SparseEncoder>,
+    pub store: Arc<dyn VectorStore>,
+}
+
+impl Components {
+    /// Load the model and open (or create) the store.
+    pub fn open(config: Config) -> Result<Self, CommandError> {
+        let local_embedder = Arc::new(LocalMiniLmEmbedder::load(&config.embedding.model_dir)?);
+        let embedder: Arc<dyn DenseEmbedder> = local_embedder.clone();
+        let store: Arc<dyn VectorStore> = Arc::new(EdgeVectorStore::open(
+            &config.store_dir(),
+            embedder.dimensions(),
+        )?);
+        Ok(Self {
+            config,
+            local_embedder,
+            embedder,
+            sparse: Arc::new(SparseEncoder::new()),
+            store,
+        })
+    }
+
+    pub fn ingest_pipeline(&self) -> Result<IngestPipeline, CommandError> {
+        let chunking = &self.config.chunking;
+        let chunker = Chunker::new(
+            self.local_embedder.tokenizer_arc(),
+            chunking.max_tokens,
+            chunking.overlap_tokens,
+        )
+        .map_err(|e| CommandError::Config(e.to_string()))?;
+        Ok(IngestPipeline {
+            embedder: Arc::clone(&self.embedder),
+            sparse: Arc::clone(&self.sparse),
+            chunker: Arc::new(chunker),
+            store: Arc::clone(&self.store),
+            state_path: self.config.ingest_state_path(),
+            fingerprint: format!(
+                "chunk={}/{};model={}",
+                chunking.max_tokens,
+                chunking.overlap_tokens,
+                self.embedder.model_id()
+            ),
+            documents_per_batch: 256,
+        })
+    }
+
+    pub async fn retriever(&self) -> Result<Arc<Retriever>, CommandError> {
+        Ok(Arc::new(
+            Retriever::new(
+                Arc::clone(&self.embedder),
+                Arc::clone(&self.sparse),
+                Arc::clone(&self.store),
+                self.config.retrieval.clone(),
+            )
+            .await?,
+        ))
+    }
+
+    pub async fn drafter(&self) -> Result<Drafter, CommandError> {
+        let templates = Arc::new(PromptTemplates::load(&self.config.drafting.prompts_dir)?);
+        Ok(Drafter {
+            retriever: self.retriever().await?,
+            templates,
+            config: self.config.drafting.clone(),
+        })
+    }
+}

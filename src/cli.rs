@@ -1,0 +1,80 @@
+//! Command-line definitions (clap derive) only; behaviour lives in `deskdraft::commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "deskdraft",
+    version,
+    about = "Drafts helpdesk replies from your own resolved tickets and knowledge base"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: ./deskdraft.toml when present.
+    #[arg(long, global = true, env = "DESKDRAFT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the store and state live (overrides `data_dir`).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Index a bundle and/or knowledge folders (incremental: unchanged content is skipped).
+    Ingest(IngestCommand),
+    /// Draft a reply for a ticket.
+    Draft(DraftCommand),
+    /// Show what the store holds.
+    Stats {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate configuration, templates and the model folder, then print the effective config.
+    CheckConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestCommand {
+    /// Bundle folder (tickets.jsonl[.gz], articles.jsonl[.gz], meta.json).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Knowledge folder of Markdown/HTML documents with front matter (repeatable).
+    #[arg(long)]
+    pub knowledge: Vec<PathBuf>,
+    /// Skip and count malformed bundle lines instead of stopping at the first one.
+    #[arg(long)]
+    pub skip_invalid: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DraftCommand {
+    /// Ticket id to look up in --bundle.
+    #[arg(long, requires = "bundle", conflicts_with = "ticket_json")]
+    pub ticket_id: Option<i64>,
+    /// Bundle holding --ticket-id.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Ticket JSON file(s) (a ticket object as the Freshdesk API returns it).
+    #[arg(long, num_args = 1..)]
+    pub ticket_json: Vec<PathBuf>,
+    /// Knowledge cut-off: `ticket` (default for --ticket-id: only what existed before the ticket),
+    /// `now` (everything), or an RFC 3339 instant.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,292 @@
+//! Owns configuration: one typed [`Config`] with documented defaults, read from an optional TOML
+//! file and then overridden by `DESKDRAFT_*` environment variables (`__` separates sections, e.g.
+//! `DESKDRAFT_RETRIEVAL__MAX_CASES=8`). [`Config::validate`] fails early with a clear message.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Load(String),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(String),
+    #[error("invalid configuration: {field}: {problem}")]
+    Invalid {
+        field: &'static str,
+        problem: String,
+    },
+}
+
+/// Everything deskdraft can be told. Every field has a default; see `deskdraft.example.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the store, ingest state and reports live. Default `./data`.
+    pub data_dir: PathBuf,
+    pub embedding: EmbeddingConfig,
+    pub chunking: ChunkingConfig,
+    pub retrieval: RetrievalConfig,
+    pub drafting: DraftingConfig,
+    pub simulation: SimulationConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    /// Folder holding all-MiniLM-L6-v2 (`model.safetensors`, `tokenizer.json`, `config.json`),
+    /// placed there by `scripts/fetch-model.sh`. Default `./models/all-MiniLM-L6-v2`.
+    pub model_dir: PathBuf,
+    /// Texts per embedding batch. Default 32.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChunkingConfig {
+    /// Largest chunk in model tokens; MiniLM reads at most 256 including special tokens. Default 200.
+    pub max_tokens: usize,
+    /// Tokens shared by consecutive chunks so a sentence cut in two is still found. Default 24.
+    pub overlap_tokens: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    /// Candidates each of the dense and sparse searches contributes before fusion. Default 64.
+    pub prefetch_limit: usize,
+    /// Fused chunks considered before grouping by document. Default 48.
+    pub candidate_chunks: usize,
+    /// Past cases returned to drafting. Default 5.
+    pub max_cases: usize,
+    /// Articles returned to drafting. Default 5.
+    pub max_articles: usize,
+    /// Restrict to the ticket's product when it has one. Default true.
+    pub same_product: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DraftingConfig {
+    /// Folder of the editable templates. Default `./prompts`.
+    pub prompts_dir: PathBuf,
+    /// Below this confidence the note explains why there is no draft. Default 0.35.
+    pub confidence_threshold: f32,
+    /// Longest draft text in characters. Default 6000.
+    pub max_draft_chars: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimulationConfig {
+    /// Tickets replayed when no selection is given. Default 200.
+    pub default_sample: usize,
+    /// Precision the suggested confidence threshold aims for. Default 0.5.
+    pub target_precision: f32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            embedding: EmbeddingConfig::default(),
+            chunking: ChunkingConfig::default(),
+            retrieval: RetrievalConfig::default(),
+            drafting: DraftingConfig::default(),
+            simulation: SimulationConfig::default(),
+        }
+    }
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        Self {
+            model_dir: PathBuf::from("./models/all-MiniLM-L6-v2"),
+            batch_size: 32,
+        }
+    }
+}
+
+impl Default for ChunkingConfig {
+    fn default() -> Self {
+        Self {
+            max_tokens: 200,
+            overlap_tokens: 24,
+        }
+    }
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        Self {
+            prefetch_limit: 64,
+            candidate_chunks: 48,
+            max_cases: 5,
+            max_articles: 5,
+            same_product: true,
+        }
+    }
+}
+
+impl Default for DraftingConfig {
+    fn default() -> Self {
+        Self {
+            prompts_dir: PathBuf::from("./prompts"),
+            confidence_threshold: 0.35,
+            max_draft_chars: 6000,
+        }
+    }
+}
+
+impl Default for SimulationConfig {
+    fn default() -> Self {
+        Self {
+            default_sample: 200,
+            target_precision: 0.5,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if given; it must exist), then `DESKDRAFT_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::MissingFile(file.display().to_string()));
+            }
+            figment = figment.merge(Toml::file(file));
+        } else if Path::new("deskdraft.toml").exists() {
+            figment = figment.merge(Toml::file("deskdraft.toml"));
+        }
+        // Secrets such as DESKDRAFT_FRESHDESK_API_KEY are read where they are used, never stored here.
+        let env = Env::prefixed("DESKDRAFT_").split("__").ignore(&[
+            "config",
+            "freshdesk_api_key",
+            "llm_api_key",
+            "qdrant_api_key",
+            "log",
+        ]);
+        let config: Config = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check values that would otherwise fail late (mid-ingest) or silently misbehave.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, problem: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                problem: problem.to_string(),
+            })
+        };
+        if self.embedding.batch_size == 0 || self.embedding.batch_size > 1024 {
+            return invalid("embedding.batch_size", "must be between 1 and 1024");
+        }
+        if self.chunking.max_tokens < 16 || self.chunking.max_tokens > 254 {
+            return invalid(
+                "chunking.max_tokens",
+                "must be between 16 and 254 (the model reads 256 tokens including [CLS] and [SEP])",
+            );
+        }
+        if self.chunking.overlap_tokens >= self.chunking.max_tokens / 2 {
+            return invalid(
+                "chunking.overlap_tokens",
+                "must be less than half of chunking.max_tokens",
+            );
+        }
+        if self.retrieval.prefetch_limit == 0 || self.retrieval.candidate_chunks == 0 {
+            return invalid(
+                "retrieval.prefetch_limit",
+                "prefetch_limit and candidate_chunks must be positive",
+            );
+        }
+        if self.retrieval.max_cases == 0 && self.retrieval.max_articles == 0 {
+            return invalid(
+                "retrieval.max_cases",
+                "max_cases and max_articles cannot both be 0",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.drafting.confidence_threshold) {
+            return invalid(
+                "drafting.confidence_threshold",
+                "must be between 0.0 and 1.0",
+            );
+        }
+        if self.drafting.max_draft_chars < 200 {
+            return invalid("drafting.max_draft_chars", "must be at least 200");
+        }
+        if !(0.0..=1.0).contains(&self.simulation.target_precision) {
+            return invalid("simulation.target_precision", "must be between 0.0 and 1.0");
+        }
+        Ok(())
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
+    pub fn ingest_state_path(&self) -> PathBuf {
+        self.data_dir.join("ingest-state.json")
+    }
+}
+
+#[cfg(test)]
+// figment's test Jail returns its large error type by design.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                "[retrieval]\nmax_cases = 9\nmax_articles = 2\n",
+            )?;
+            jail.set_env("DESKDRAFT_RETRIEVAL__MAX_ARTICLES", "7");
+            let config = Config::load(Some(Path::new("custom.toml"))).expect("loads");
+            assert_eq!(config.retrieval.max_cases, 9);
+            assert_eq!(config.retrieval.max_articles, 7);
+            assert_eq!(config.retrieval.prefetch_limit, 64);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_in_the_error() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[retrieval]\nmax_casez = 9\n")?;
+            let error = Config::load(Some(Path::new("bad.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("max_casez"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_out_of_range_value_names_the_field() {
+        let mut config = Config::default();
+        config.chunking.max_tokens = 600;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("chunking.max_tokens"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        let error = Config::load(Some(Path::new("/nonexistent/deskdraft.toml"))).unwrap_err();
+        assert!(matches!(error, ConfigError::MissingFile(_)));
+    }
+}

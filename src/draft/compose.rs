@@ -1,0 +1,232 @@
+//! The retrieval-only drafter (the default without an LLM): reuse the best-matching past answer,
+//! adapted for a new customer (greeting, sign-off, names and identifiers removed), add the most
+//! relevant article links, and score how much the evidence supports it.
+
+use chrono::{DateTime, Utc};
+use minijinja::context;
+
+use super::templates::{PromptTemplates, TemplateError};
+use super::{CitedSource, Draft, DraftKind, DraftRequest, cite};
+use crate::config::DraftingConfig;
+use crate::ingest::clean::{anonymize_for_reuse, extract_urls, strip_greeting_and_signoff};
+use crate::retrieve::{RetrievalResult, RetrievedSource};
+
+/// Article links written into the reply itself; the rest stay in the sources list.
+const ARTICLES_IN_REPLY: usize = 2;
+
+/// Words that make a promise an agent must confirm before sending.
+const SENSITIVE_TOPICS: [(&str, &str); 8] = [
+    ("refund", "mentions a refund"),
+    ("rembours", "mentions a refund"),
+    ("reembols", "mentions a refund"),
+    ("credit", "mentions a credit"),
+    ("compensat", "mentions compensation"),
+    ("discount", "mentions a discount"),
+    ("within ", "mentions a time frame"),
+    ("business days", "mentions a time frame"),
+];
+
+/// How strongly retrieval supports a reused answer, in 0..1.
+///
+/// Mostly the similarity of the nearest past case (cosine of MiniLM embeddings: below ~0.5 the
+/// cases are rarely about the same problem, above ~0.9 they nearly always are), plus agreement:
+/// how many of the top cases point to the same article.
+pub fn retrieval_confidence(retrieval: &RetrievalResult) -> f32 {
+    let Some(top_case) = retrieval.cases.first() else {
+        return 0.0;
+    };
+    let similarity = ((top_case.similarity - 0.50) / 0.40).clamp(0.0, 1.0);
+    // Agreement: how many of the three nearest cases were resolved with the top article.
+    let agreement = retrieval
+        .articles
+        .first()
+        .map(|article| {
+            let linking = retrieval
+                .cases
+                .iter()
+                .take(3)
+                .filter(|case| case.linked_article_ids.contains(&article.id))
+                .count();
+            linking as f32 / 3.0
+        })
+        .unwrap_or(0.0);
+    (0.75 * similarity + 0.25 * agreement).clamp(0.0, 1.0)
+}
+
+/// Pick the case whose answer is reused: the best match, unless a nearly-as-good case is in the
+/// customer's language (a French customer should not get an English template).
+fn choose_case<'a>(
+    cases: &'a [RetrievedSource],
+    customer_language: Option<&str>,
+) -> Option<&'a RetrievedSource> {
+    let with_answer: Vec<&RetrievedSource> = cases
+        .iter()
+        .filter(|c| {
+            c.resolution
+                .as_deref()
+                .is_some_and(|r| !r.trim().is_empty())
+        })
+        .collect();
+    let best = *with_answer.first()?;
+    if let Some(language) = customer_language
+        && best.language.as_deref() != Some(language)
+        && let Some(same_language) = with_answer.iter().take(5).find(|c| {
+            c.language.as_deref() == Some(language) && c.similarity >= best.similarity - 0.12
+        })
+    {
+        return Some(same_language);
+    }
+    Some(best)
+}
+
+fn sensitive_flags(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase();
+    let mut flags: Vec<String> = Vec::new();
+    for (needle, flag) in SENSITIVE_TOPICS {
+        if lower.contains(needle) && !flags.iter().any(|f| f.starts_with(flag)) {
+            flags.push(format!(
+                "{flag}: confirm it applies to this customer before sending"
+            ));
+        }
+    }
+    flags
+}
+
+pub fn compose_retrieval_only(
+    request: &DraftRequest,
+    retrieval: RetrievalResult,
+    customer_language: Option<String>,
+    templates: &PromptTemplates,
+    config: &DraftingConfig,
+    now: DateTime<Utc>,
+) -> Result<Draft, TemplateError> {
+    let mut confidence = retrieval_confidence(&retrieval);
+    let chosen = choose_case(&retrieval.cases, customer_language.as_deref()).cloned();
+    let mut flags = Vec::new();
+    if let Some(case) = &chosen
+        && let (Some(customer), Some(reused)) =
+            (customer_language.as_deref(), case.language.as_deref())
+        && customer != reused
+    {
+        // A reply in the wrong language needs rewriting: less useful, so less confident.
+        confidence *= 0.7;
+        flags.push(format!(
+                    "the reused answer is in '{reused}' but the customer wrote in '{customer}': translate before sending"
+                ));
+    }
+    let cited_article_ids: Vec<i64> = {
+        // Articles the reused answer itself links come first: the draft sends the customer there.
+        let mut ids: Vec<i64> = chosen
+            .as_ref()
+            .map(|case| {
+                case.linked_article_ids
+                    .iter()
+                    .copied()
+                    .filter(|id| retrieval.articles.iter().any(|a| a.id == *id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for article in &retrieval.articles {
+            if !ids.contains(&article.id) {
+                ids.push(article.id);
+            }
+        }
+        ids
+    };
+    let ordered_articles: Vec<&RetrievedSource> = cited_article_ids
+        .iter()
+        .filter_map(|id| retrieval.articles.iter().find(|a| a.id == *id))
+        .collect();
+
+    let Some(case) = chosen.filter(|_| confidence >= config.confidence_threshold) else {
+        let reason = if retrieval.cases.is_empty() {
+            "no similar past case was found".to_string()
+        } else {
+            "the closest past cases are not similar enough to reuse an answer".to_string()
+        };
+        let sources: Vec<CitedSource> = retrieval
+            .cases
+            .iter()
+            .take(3)
+            .chain(ordered_articles.iter().copied().take(3))
+            .map(|s| cite(s, now))
+            .collect();
+        let text = templates.render(
+            "abstain.j2",
+            context! { reason => &reason, confidence => confidence, sources => &sources },
+        )?;
+        return Ok(Draft {
+            ticket_id: request.ticket_id,
+            kind: DraftKind::Abstained,
+            text: String::new(),
+            confidence,
+            abstain_reason: Some(text),
+            flags,
+            customer_language,
+            draft_language: None,
+            sources,
+            cited_article_ids,
+            retrieval,
+            retrieval_millis: 0.0,
+            generation_millis: 0.0,
+        });
+    };
+
+    let resolution = case.resolution.clone().unwrap_or_default();
+    let (core, _greeting, _signoff) = strip_greeting_and_signoff(&resolution);
+    let answer = anonymize_for_reuse(&core);
+    let urls_in_answer = extract_urls(&answer);
+    let listed: Vec<minijinja::Value> = ordered_articles
+        .iter()
+        .filter(|a| {
+            a.url
+                .as_ref()
+                .is_some_and(|url| !urls_in_answer.contains(url))
+        })
+        .take(ARTICLES_IN_REPLY)
+        .map(|a| context! { title => &a.title, url => &a.url })
+        .collect();
+    let language = customer_language.clone().or_else(|| case.language.clone());
+    let mut text = templates.render(
+        "retrieval_only.j2",
+        context! {
+            language => language.as_deref().unwrap_or("en"),
+            customer_name => request.customer_first_name.as_deref().unwrap_or(""),
+            answer => answer,
+            articles => listed,
+            signoff => &templates.tone.signoff,
+        },
+    )?;
+    if text.chars().count() > config.max_draft_chars {
+        text = text
+            .chars()
+            .take(config.max_draft_chars)
+            .collect::<String>()
+            + "…";
+        flags.push("draft was cut to the configured maximum length".to_string());
+    }
+    flags.extend(sensitive_flags(&answer));
+    flags.push(format!(
+        "adapted from past case {} ({} days old): check details still apply",
+        case.id,
+        case.age_days(now)
+    ));
+
+    let mut sources = vec![cite(&case, now)];
+    sources.extend(ordered_articles.iter().map(|a| cite(a, now)));
+    Ok(Draft {
+        ticket_id: request.ticket_id,
+        kind: DraftKind::RetrievalOnly,
+        text,
+        confidence,
+        abstain_reason: None,
+        flags,
+        draft_language: case.language.clone(),
+        customer_language,
+        sources,
+        cited_article_ids,
+        retrieval,
+        retrieval_millis: 0.0,
+        generation_millis: 0.0,
+    })
+}

@@ -1,0 +1,334 @@
+//! In-process dense embedder: sentence-transformers/all-MiniLM-L6-v2 run with candle on the CPU.
+//!
+//! Reproduces the sentence-transformers pipeline of that model: BERT tokenizer (truncated to 256
+//! tokens including `[CLS]`/`[SEP]`), BertModel in f32, mean pooling over the attention mask, L2
+//! normalisation. The model files come from `scripts/fetch-model.sh`.
+//!
+//! For speed, a call's texts are sorted by token length and cut into sub-batches that keep
+//! padding low (see [`plan_sub_batches`]); results are returned in the input order.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+
+use super::{DenseEmbedder, EmbedError};
+
+/// Identifier recorded with collections built by this embedder.
+pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2";
+/// Output dimensions of all-MiniLM-L6-v2.
+pub const DIMENSIONS: usize = 384;
+/// Largest batch the embedder wants per call.
+pub const MAX_BATCH: usize = 64;
+/// sentence-transformers' `max_seq_length` for this model, special tokens included.
+pub const MAX_SEQ_LEN: usize = 256;
+
+const WEIGHTS_FILE: &str = "model.safetensors";
+const TOKENIZER_FILE: &str = "tokenizer.json";
+const CONFIG_FILE: &str = "config.json";
+const POOLING_CONFIG_FILE: &str = "1_Pooling/config.json";
+
+/// all-MiniLM-L6-v2 embedder running in-process. Cheap to clone (shares the loaded model).
+#[derive(Clone)]
+pub struct LocalMiniLmEmbedder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    model: BertModel,
+    device: Device,
+    /// Truncates to [`MAX_SEQ_LEN`] tokens; never pads (padding is done per sub-batch here).
+    encoder: Tokenizer,
+    /// Same tokenizer with padding and truncation disabled, for sizing chunks.
+    plain: Arc<Tokenizer>,
+}
+
+impl std::fmt::Debug for LocalMiniLmEmbedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalMiniLmEmbedder")
+            .field("model_id", &MODEL_ID)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalMiniLmEmbedder {
+    /// Loads the model from a folder holding `model.safetensors`, `tokenizer.json` and
+    /// `config.json` (as laid out by `scripts/fetch-model.sh`).
+    pub fn load(model_dir: &Path) -> Result<Self, EmbedError> {
+        let dir_display = model_dir.display().to_string();
+        for file in [WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE] {
+            if !model_dir.join(file).is_file() {
+                return Err(EmbedError::ModelMissing { path: dir_display });
+            }
+        }
+        let invalid = |reason: String| EmbedError::ModelInvalid {
+            path: dir_display.clone(),
+            reason,
+        };
+
+        let config_text = std::fs::read_to_string(model_dir.join(CONFIG_FILE))
+            .map_err(|e| invalid(format!("cannot read {CONFIG_FILE}: {e}")))?;
+        let config: BertConfig = serde_json::from_str(&config_text)
+            .map_err(|e| invalid(format!("{CONFIG_FILE} is not a BERT config: {e}")))?;
+        if config.hidden_size != DIMENSIONS {
+            return Err(invalid(format!(
+                "hidden size is {}, expected {DIMENSIONS} for all-MiniLM-L6-v2",
+                config.hidden_size
+            )));
+        }
+        if config.max_position_embeddings < MAX_SEQ_LEN {
+            return Err(invalid(format!(
+                "max_position_embeddings is {}, below the {MAX_SEQ_LEN} tokens this embedder feeds",
+                config.max_position_embeddings
+            )));
+        }
+        check_pooling_config(model_dir).map_err(invalid)?;
+
+        let mut plain = Tokenizer::from_file(model_dir.join(TOKENIZER_FILE))
+            .map_err(|e| invalid(format!("cannot load {TOKENIZER_FILE}: {e}")))?;
+        plain.with_padding(None);
+        plain
+            .with_truncation(None)
+            .map_err(|e| invalid(format!("cannot reset tokenizer truncation: {e}")))?;
+        let mut encoder = plain.clone();
+        encoder
+            .with_truncation(Some(TruncationParams {
+                direction: TruncationDirection::Right,
+                max_length: MAX_SEQ_LEN,
+                strategy: TruncationStrategy::LongestFirst,
+                stride: 0,
+            }))
+            .map_err(|e| invalid(format!("cannot set tokenizer truncation: {e}")))?;
+
+        let device = Device::Cpu;
+        let weights = candle_core::safetensors::load(model_dir.join(WEIGHTS_FILE), &device)
+            .map_err(|e| invalid(format!("cannot read {WEIGHTS_FILE}: {e}")))?;
+        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
+        let model = BertModel::load(vb, &config).map_err(|e| {
+            invalid(format!(
+                "{WEIGHTS_FILE} does not hold a matching BERT model: {e}"
+            ))
+        })?;
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                model,
+                device,
+                encoder,
+                plain: Arc::new(plain),
+            }),
+        })
+    }
+
+    /// The model's tokenizer with padding and truncation disabled (for sizing chunks in tokens).
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.inner.plain
+    }
+
+    /// Shared handle to the same tokenizer as [`Self::tokenizer`].
+    pub fn tokenizer_arc(&self) -> Arc<Tokenizer> {
+        Arc::clone(&self.inner.plain)
+    }
+
+    /// Embeds `texts` on the calling thread (CPU-bound; don't call from an async task).
+    /// Output order matches input order; vectors are L2-normalised.
+    pub fn embed_sync(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.inner.embed(texts)
+    }
+}
+
+fn check_pooling_config(model_dir: &Path) -> Result<(), String> {
+    let path = model_dir.join(POOLING_CONFIG_FILE);
+    if !path.is_file() {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {POOLING_CONFIG_FILE}: {e}"))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{POOLING_CONFIG_FILE} is not JSON: {e}"))?;
+    if value
+        .get("pooling_mode_mean_tokens")
+        .and_then(serde_json::Value::as_bool)
+        == Some(false)
+    {
+        return Err(format!(
+            "{POOLING_CONFIG_FILE} does not use mean pooling, which this embedder implements"
+        ));
+    }
+    Ok(())
+}
+
+impl Inner {
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .encoder
+            .encode_batch_fast(texts.to_vec(), true)
+            .map_err(|e| EmbedError::Inference(format!("tokenization failed: {e}")))?;
+        let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+
+        // Shortest first, so that each sub-batch pads to a length close to its members'.
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let lengths: Vec<usize> = order.iter().map(|&i| ids[i].len()).collect();
+
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for range in plan_sub_batches(&lengths, MAX_BATCH) {
+            let members = &order[range];
+            let batch: Vec<&[u32]> = members.iter().map(|&i| ids[i]).collect();
+            let vectors = self.forward_pooled(&batch)?;
+            for (&i, v) in members.iter().zip(vectors) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs one padded sub-batch through BERT; returns mean-pooled, L2-normalised vectors.
+    fn forward_pooled(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let n = batch.len();
+        let seq_len = batch.iter().map(|ids| ids.len()).max().unwrap_or(0).max(1);
+        let mut input_ids = vec![0u32; n * seq_len];
+        let mut mask = vec![0u8; n * seq_len];
+        for (row, ids) in batch.iter().enumerate() {
+            input_ids[row * seq_len..row * seq_len + ids.len()].copy_from_slice(ids);
+            mask[row * seq_len..row * seq_len + ids.len()].fill(1);
+        }
+        let infer = |e: candle_core::Error| EmbedError::Inference(e.to_string());
+        let input_ids = Tensor::from_vec(input_ids, (n, seq_len), &self.device).map_err(infer)?;
+        let token_type_ids = input_ids.zeros_like().map_err(infer)?;
+        // A mask is only needed when some row is padded.
+        let needs_mask = batch.iter().any(|ids| ids.len() != seq_len);
+        let mask = if needs_mask {
+            Some(Tensor::from_vec(mask, (n, seq_len), &self.device).map_err(infer)?)
+        } else {
+            None
+        };
+        let hidden = self
+            .model
+            .forward(&input_ids, &token_type_ids, mask.as_ref())
+            .map_err(infer)?;
+        let hidden: Vec<f32> = hidden
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .map_err(infer)?;
+
+        // Mean pooling over the real tokens (right padding: they are each row's prefix), then L2.
+        let dims = DIMENSIONS;
+        let mut vectors = Vec::with_capacity(n);
+        for (row, ids) in batch.iter().enumerate() {
+            let tokens = ids.len().max(1);
+            let start = row * seq_len * dims;
+            let mut acc = vec![0f32; dims];
+            for token in hidden[start..start + tokens * dims].chunks_exact(dims) {
+                for (a, x) in acc.iter_mut().zip(token) {
+                    *a += x;
+                }
+            }
+            let scale = 1.0 / tokens as f32;
+            acc.iter_mut().for_each(|a| *a *= scale);
+            let norm = acc.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            acc.iter_mut().for_each(|a| *a /= norm);
+            vectors.push(acc);
+        }
+        Ok(vectors)
+    }
+}
+
+/// Fixed cost of one forward pass, in "token" units of the cost model below.
+const SUB_BATCH_OVERHEAD: usize = 24;
+
+/// Splits length-sorted (ascending) sequences into contiguous sub-batches of at most `max_rows`
+/// rows, minimising an estimated cost: per sub-batch a fixed overhead plus, per padded token, a
+/// linear term and an attention term that grows with the padded length.
+fn plan_sub_batches(lengths: &[usize], max_rows: usize) -> Vec<std::ops::Range<usize>> {
+    let n = lengths.len();
+    let cost = |rows: usize, len: usize| -> f64 {
+        let padded = (rows * len) as f64;
+        SUB_BATCH_OVERHEAD as f64 + padded * (1.0 + len as f64 / 1024.0)
+    };
+    // best[j] = cheapest plan for the first j sequences; cut[j] = start of its last sub-batch.
+    let mut best = vec![f64::INFINITY; n + 1];
+    let mut cut = vec![0usize; n + 1];
+    best[0] = 0.0;
+    for j in 1..=n {
+        let len = lengths[j - 1].max(1);
+        for i in j.saturating_sub(max_rows)..j {
+            let c = best[i] + cost(j - i, len);
+            if c < best[j] {
+                best[j] = c;
+                cut[j] = i;
+            }
+        }
+    }
+    let mut ranges = Vec::new();
+    let mut j = n;
+    while j > 0 {
+        ranges.push(cut[j]..j);
+        j = cut[j];
+    }
+    ranges.reverse();
+    ranges
+}
+
+#[async_trait]
+impl DenseEmbedder for LocalMiniLmEmbedder {
+    fn model_id(&self) -> &str {
+        MODEL_ID
+    }
+
+    fn dimensions(&self) -> usize {
+        DIMENSIONS
+    }
+
+    fn max_batch(&self) -> usize {
+        MAX_BATCH
+    }
+
+    async fn embed_batch(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inner = Arc::clone(&self.inner);
+        let texts = texts.to_vec();
+        tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            inner.embed(&refs)
+        })
+        .await
+        .map_err(|e| EmbedError::Inference(format!("embedding task failed: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plan_sub_batches;
+
+    #[test]
+    fn plan_covers_every_sequence_once_in_order() {
+        for lengths in [vec![], vec![2], vec![2; 100], (1..=200).collect::<Vec<_>>()] {
+            let plan = plan_sub_batches(&lengths, 64);
+            let mut next = 0;
+            for r in &plan {
+                assert_eq!(r.start, next);
+                assert!(r.end > r.start && r.end - r.start <= 64);
+                next = r.end;
+            }
+            assert_eq!(next, lengths.len());
+        }
+    }
+
+    #[test]
+    fn plan_splits_very_different_lengths() {
+        let mut lengths = vec![10; 30];
+        lengths.extend([256; 2]);
+        let plan = plan_sub_batches(&lengths, 64);
+        assert_eq!(plan, vec![0..30, 30..32]);
+    }
+}

@@ -1,0 +1,53 @@
+//! The error a command returns to the binary, with the process exit code it maps to:
+//! 2 for bad input (malformed bundle, invalid arguments), 3 for rejected credentials,
+//! 1 for everything else.
+
+use crate::draft::{DraftError, TemplateError};
+use crate::embed::EmbedError;
+use crate::helpdesk::HelpdeskError;
+use crate::helpdesk::bundle::BundleError;
+use crate::ingest::pipeline::IngestError;
+use crate::retrieve::RetrieveError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Configuration(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Retrieve(#[from] RetrieveError),
+    #[error(transparent)]
+    Draft(#[from] DraftError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Helpdesk(#[from] HelpdeskError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::BadInput(_) | Self::Config(_) | Self::Configuration(_) | Self::Bundle(_) => 2,
+            Self::Ingest(IngestError::Bundle(_) | IngestError::KnowledgeFolder(_)) => 2,
+            Self::Helpdesk(HelpdeskError::Unauthorized(_)) => 3,
+            _ => 1,
+        }
+    }
+}

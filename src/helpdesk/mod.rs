@@ -1,0 +1,65 @@
+//! Owns where tickets and articles come from and where notes go: the read/write helpdesk seams,
+//! the on-disk bundle format, knowledge folders, and (in `freshdesk/`) the live API client.
+
+pub mod bundle;
+pub mod freshdesk;
+pub mod knowledge_folder;
+pub mod write;
+
+pub use write::HelpdeskWrite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Article, Conversation, Ticket};
+use crate::retry::{Classify, ErrorClass};
+
+/// Errors from a helpdesk source, classified by what the caller should do.
+#[derive(Debug, thiserror::Error)]
+pub enum HelpdeskError {
+    #[error("helpdesk rate limit reached; retry after {retry_after:?}")]
+    RateLimited {
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("helpdesk request failed transiently: {0}")]
+    Transient(String),
+    #[error("helpdesk authentication failed: {0}")]
+    Unauthorized(String),
+    #[error("helpdesk refused the request: {0}")]
+    Forbidden(String),
+    #[error("not found in the helpdesk: {0}")]
+    NotFound(String),
+    #[error("helpdesk request was invalid: {0}")]
+    Permanent(String),
+    #[error("helpdesk returned a malformed response: {0}")]
+    Malformed(String),
+}
+
+impl Classify for HelpdeskError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::RateLimited { retry_after } => ErrorClass::RateLimited {
+                retry_after: *retry_after,
+            },
+            // A malformed body is usually a truncated response through a proxy: worth one more try.
+            Self::Transient(_) | Self::Malformed(_) => ErrorClass::Transient,
+            _ => ErrorClass::Permanent,
+        }
+    }
+}
+
+/// Read-only access to a helpdesk. Simulation and export hold only this capability, so a write
+/// from those paths is a compile error rather than a runtime check.
+#[async_trait]
+pub trait HelpdeskRead: Send + Sync {
+    /// One ticket with its conversations.
+    async fn ticket_with_conversations(&self, ticket_id: i64) -> Result<Ticket, HelpdeskError>;
+    /// Tickets updated at or after `since`, oldest update first, without conversations.
+    async fn tickets_updated_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Ticket>, HelpdeskError>;
+    async fn conversations(&self, ticket_id: i64) -> Result<Vec<Conversation>, HelpdeskError>;
+    /// Published and draft solution articles.
+    async fn articles(&self) -> Result<Vec<Article>, HelpdeskError>;
+}

@@ -1,0 +1,773 @@
+//! Text cleaning for helpdesk messages: HTML to plain text, quoted-history and
+//! signature stripping, whitespace normalisation, URL extraction, and the
+//! greeting/sign-off split plus anonymisation used to reuse past agent replies.
+
+use html2text::render::{TaggedLine, TextDecorator};
+use html2text::{Element, Handle};
+use once_cell::sync::Lazy;
+use regex::Regex;
+
+/// Private-use sentinels wrapping links in html2text output, so the link label and
+/// its URL can be recombined afterwards ("label (URL)" or just "URL").
+const LINK_OPEN: char = '\u{E000}';
+const LINK_MID: char = '\u{E001}';
+const LINK_CLOSE: char = '\u{E002}';
+
+/// Wide enough that html2text never re-wraps prose; we want the author's lines.
+const RENDER_WIDTH: usize = 10_000;
+
+fn re(pattern: &str) -> Regex {
+    // Patterns are compile-time constants covered by tests; a typo is a programmer
+    // error, not a user-data failure.
+    Regex::new(pattern).expect("static regex must compile")
+}
+
+static LINK_RE: Lazy<Regex> = Lazy::new(|| re("(?s)\u{E000}([^\u{E001}]*)\u{E001}(.*?)\u{E002}"));
+static URL_RE: Lazy<Regex> =
+    Lazy::new(|| re(r#"(?i)\bhttps?://[^\s<>"'`{}|\\^\u{E000}-\u{E002}]+"#));
+
+/// Renders links as sentinel-delimited spans and drops all other decoration: the
+/// output feeds retrieval and LLM prompts, where `*bold*` markers are just noise.
+#[derive(Clone, Debug, Default)]
+struct PlainLinks;
+
+/// Emphasis-like decorations render as nothing.
+macro_rules! no_markup {
+    ($($start:ident / $end:ident),*) => {$(
+        fn $start(&self) -> (String, ()) { (String::new(), ()) }
+        fn $end(&self) -> String { String::new() }
+    )*};
+}
+
+impl TextDecorator for PlainLinks {
+    type Annotation = ();
+    fn decorate_link_start(&mut self, url: &str) -> (String, ()) {
+        (format!("{LINK_OPEN}{url}{LINK_MID}"), ())
+    }
+    fn decorate_link_end(&mut self) -> String {
+        LINK_CLOSE.to_string()
+    }
+    no_markup!(
+        decorate_em_start / decorate_em_end,
+        decorate_strong_start / decorate_strong_end,
+        decorate_strikeout_start / decorate_strikeout_end,
+        decorate_code_start / decorate_code_end
+    );
+    fn decorate_preformat_first(&self) {}
+    fn decorate_preformat_cont(&self) {}
+    fn decorate_image(&mut self, _src: &str, title: &str) -> (String, ()) {
+        (format!("[image: {title}]"), ())
+    }
+    fn header_prefix(&self, _level: usize) -> String {
+        String::new()
+    }
+    fn quote_prefix(&self) -> String {
+        "> ".to_string()
+    }
+    fn unordered_item_prefix(&self) -> String {
+        "- ".to_string()
+    }
+    fn ordered_item_prefix(&self, i: i64) -> String {
+        format!("{i}. ")
+    }
+    fn make_subblock_decorator(&self) -> Self {
+        PlainLinks
+    }
+    fn finalise(&mut self, _urls: Vec<String>) -> Vec<TaggedLine<()>> {
+        Vec::new()
+    }
+}
+
+/// Elements whose content is never part of what the sender wrote this time.
+const DROPPED_TAGS: &[&str] = &[
+    "script",
+    "style",
+    "head",
+    "title",
+    "noscript",
+    "template",
+    "blockquote",
+];
+/// Classes/ids mail clients put on quoted earlier messages (Freshdesk, Gmail,
+/// Thunderbird, Yahoo, Proton, Outlook web).
+const QUOTE_MARKERS: &[&str] = &[
+    "freshdesk_quote",
+    "gmail_quote",
+    "gmail_attr",
+    "moz-cite-prefix",
+    "yahoo_quoted",
+    "protonmail_quote",
+    "divrplyfwdmsg",
+];
+
+fn should_drop(node: &Handle) -> bool {
+    let Element { name, attrs, .. } = &node.data else {
+        return false;
+    };
+    if DROPPED_TAGS.contains(&&*name.local) {
+        return true;
+    }
+    attrs.borrow().iter().any(|a| {
+        let value = a.value.to_ascii_lowercase();
+        match &*a.name.local {
+            "class" => value.split_whitespace().any(|c| QUOTE_MARKERS.contains(&c)),
+            "id" => QUOTE_MARKERS.contains(&value.as_str()),
+            // Hidden preheaders and tracking blocks are invisible to the reader.
+            "style" => value.replace(' ', "").contains("display:none"),
+            _ => false,
+        }
+    })
+}
+
+fn prune(node: &Handle) {
+    node.children.borrow_mut().retain(|c| !should_drop(c));
+    for child in node.children.borrow().iter() {
+        prune(child);
+    }
+}
+
+/// `scheme://www.host/path/` and `host/path` compare equal, so a link whose label is
+/// its own URL is not printed twice.
+fn same_link(label: &str, url: &str) -> bool {
+    let norm = |s: &str| {
+        let s = s.trim().to_ascii_lowercase();
+        let s = s
+            .split_once("://")
+            .map_or(s.clone(), |(_, rest)| rest.to_string());
+        s.trim_start_matches("www.")
+            .trim_end_matches('/')
+            .to_string()
+    };
+    norm(label) == norm(url)
+}
+
+fn render_link(label: &str, url: &str) -> String {
+    let label = label.trim();
+    let url = url.trim();
+    if let Some(addr) = url.strip_prefix("mailto:") {
+        let addr = addr.split('?').next().unwrap_or(addr);
+        return if label.is_empty() || label.eq_ignore_ascii_case(addr) {
+            addr.to_string()
+        } else {
+            format!("{label} ({addr})")
+        };
+    }
+    // In-page anchors and script links carry no information for the reader.
+    if url.is_empty() || url.starts_with('#') || url.to_ascii_lowercase().starts_with("javascript:")
+    {
+        return label.to_string();
+    }
+    if label.is_empty() || same_link(label, url) {
+        url.to_string()
+    } else {
+        format!("{label} ({url})")
+    }
+}
+
+/// Convert an HTML message body to readable plain text (see module docs).
+pub fn html_to_text(html: &str) -> String {
+    // Our sentinels must not come from the input, or link rewriting would misfire.
+    let html: String = html
+        .chars()
+        .filter(|c| !matches!(*c, LINK_OPEN | LINK_MID | LINK_CLOSE))
+        .collect();
+    let config = html2text::config::with_decorator(PlainLinks)
+        .no_table_borders()
+        .no_link_wrapping()
+        .link_footnotes(false);
+    let rendered = config
+        .parse_html(html.as_bytes())
+        .and_then(|dom| {
+            prune(&dom.document);
+            config.dom_to_render_tree(&dom)
+        })
+        .and_then(|tree| config.render_to_string(tree, RENDER_WIDTH));
+    let text = match rendered {
+        Ok(text) => LINK_RE
+            .replace_all(&text, |c: &regex::Captures| render_link(&c[2], &c[1]))
+            .into_owned(),
+        // html5ever is tolerant, so this is near-unreachable; degrade to tag stripping
+        // rather than losing the message.
+        Err(_) => re("<[^>]*>").replace_all(&html, " ").into_owned(),
+    };
+    let text: String = text
+        .chars()
+        .filter(|c| {
+            !matches!(
+                *c,
+                LINK_OPEN | LINK_MID | LINK_CLOSE | '\u{200B}' | '\u{FEFF}'
+            )
+        })
+        .map(|c| if c == '\u{A0}' { ' ' } else { c })
+        .collect();
+    collapse_blank_lines(&text)
+}
+
+/// Trim line ends and keep at most one blank line in a row, without touching
+/// indentation (html2text indents nested lists and `<pre>`).
+fn collapse_blank_lines(text: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim_end) {
+        if line.is_empty() && out.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        out.push(line);
+    }
+    out.join("\n").trim().to_string()
+}
+
+/// Reply attributions ("On ... wrote:", "Le ... a écrit :", ...). A digit is required
+/// because real attributions carry a date/time, while "On Monday my boss wrote:"
+/// written by a customer usually does not.
+static ATTRIBUTION_RE: Lazy<Regex> = Lazy::new(|| {
+    re(
+        r"(?i)^(?:on\s.*\bwrote|le\s.*\ba\s+écrit|el\s.*\bescribió|am\s.*\bschrieb\b.*|il\s.*\bha\s+scritto|op\s.*\bschreef\b.*|em\s.*\bescreveu)\s*:$",
+    )
+});
+static ORIGINAL_MESSAGE_RE: Lazy<Regex> = Lazy::new(|| {
+    re(
+        r"(?i)^-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original|messaggio originale)\s*-{2,}$",
+    )
+});
+static HEADER_FROM_RE: Lazy<Regex> = Lazy::new(|| re(r"(?i)^\*?(?:from|de|von|da|van)\s?:\*?\s"));
+static HEADER_SENT_RE: Lazy<Regex> = Lazy::new(|| {
+    re(
+        r"(?i)(?:^|\s)\*?(?:sent|date|envoyé|gesendet|datum|enviado|fecha|inviato|data|verzonden)\s?:\*?\s",
+    )
+});
+
+fn is_attribution(line: &str) -> bool {
+    line.len() <= 400 && line.chars().any(|c| c.is_ascii_digit()) && ATTRIBUTION_RE.is_match(line)
+}
+
+/// Index of the first line of quoted history, if any.
+fn history_start(lines: &[&str]) -> Option<usize> {
+    for i in 0..lines.len() {
+        let line = lines[i].trim();
+        if line.is_empty() {
+            continue;
+        }
+        if ORIGINAL_MESSAGE_RE.is_match(line) || is_attribution(line) {
+            return Some(i);
+        }
+        // Attributions wrapped over two or three lines by the sender's client.
+        // A finished sentence is content, not the first half of an attribution.
+        let mut joined = line.to_string();
+        for next in lines.iter().skip(i + 1).take(2) {
+            if line.ends_with(['.', '!', '?', ':']) || is_attribution(next.trim()) {
+                break;
+            }
+            joined.push(' ');
+            joined.push_str(next.trim());
+            if is_attribution(&joined) {
+                return Some(i);
+            }
+        }
+        // Outlook header block: "From:" with "Sent:"/"Date:" on it or right below.
+        if HEADER_FROM_RE.is_match(line)
+            && lines[i..lines.len().min(i + 4)]
+                .iter()
+                .any(|l| HEADER_SENT_RE.is_match(l.trim()))
+        {
+            // Outlook puts a line of underscores above the header; take it too.
+            let above = lines[..i].iter().rposition(|l| !l.trim().is_empty());
+            return Some(match above {
+                Some(j) if lines[j].trim().chars().all(|c| c == '_') => j,
+                _ => i,
+            });
+        }
+    }
+    None
+}
+
+/// Remove quoted earlier messages: attributions and everything after them, Outlook
+/// "Original Message"/header blocks and after, and `>`-quoted lines anywhere (those
+/// are dropped line by line so inline answers between them survive).
+pub fn strip_quoted_history(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = history_start(&lines).unwrap_or(lines.len());
+    let kept: Vec<&str> = lines[..end]
+        .iter()
+        .copied()
+        .filter(|l| !l.trim_start().starts_with('>'))
+        .collect();
+    kept.join("\n").trim_end().to_string()
+}
+
+static MOBILE_SIGNATURE_RE: Lazy<Regex> = Lazy::new(|| {
+    // Device names are free text; commas etc. mean a sentence, not a signature. The
+    // length bound lives in `is_mobile_signature` to keep the regex automaton small.
+    re(
+        r"(?i)^(?:sent from my [^,;:!?]+|sent from (?:outlook|mail|yahoo mail)[^,;:!?]*|get outlook for (?:ios|android)|envoyé de mon [^,;:!?]+|enviado desde mi [^,;:!?]+|von meinem [^,;:!?]+ gesendet|gesendet von meinem [^,;:!?]+|inviato da [^,;:!?]+|enviado do meu [^,;:!?]+)\.?$",
+    )
+});
+
+fn is_mobile_signature(line: &str) -> bool {
+    line.chars().count() <= 60 && MOBILE_SIGNATURE_RE.is_match(line)
+}
+/// A "--" delimiter followed by more than this many lines is more likely a divider
+/// inside the message than a signature.
+const MAX_SIGNATURE_LINES: usize = 25;
+
+/// Remove trailing signatures that can be detected reliably (see module docs).
+pub fn strip_signature(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    // Only whole lines match, so "I sent from my iPhone, and..." is never cut.
+    let mut end = lines
+        .iter()
+        .position(|l| is_mobile_signature(l.trim()))
+        .unwrap_or(lines.len());
+    if let Some(dash) = lines[..end].iter().rposition(|l| l.trim_end() == "--")
+        && end - dash <= MAX_SIGNATURE_LINES
+    {
+        end = dash;
+    }
+    lines[..end].join("\n").trim_end().to_string()
+}
+
+/// Collapse runs of spaces/tabs, trim lines, keep at most one blank line, trim.
+pub fn normalize_whitespace(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let line: String = line
+            .chars()
+            .filter(|c| !matches!(c, '\u{200B}' | '\u{FEFF}'))
+            .collect::<String>()
+            .split(|c: char| c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if line.is_empty() && out.last().is_none_or(|l| l.is_empty()) {
+            continue;
+        }
+        out.push(line);
+    }
+    while out.last().is_some_and(|l| l.is_empty()) {
+        out.pop();
+    }
+    out.join("\n")
+}
+
+/// Full cleaning pipeline for one message. Falls back to the plain-text part when
+/// the HTML is empty or renders to nothing.
+pub fn clean_message_html(html: &str, text_fallback: Option<&str>) -> String {
+    let fallback = text_fallback.unwrap_or("");
+    let mut text = if html.trim().is_empty() {
+        String::new()
+    } else {
+        html_to_text(html)
+    };
+    if text.trim().is_empty() {
+        text = fallback.to_string();
+    }
+    normalize_whitespace(&strip_signature(&strip_quoted_history(&text)))
+}
+
+/// Trim sentence punctuation that regexes glue onto URLs, keeping a closing
+/// parenthesis when the URL itself opened one (Wikipedia-style paths).
+fn trim_url(url: &str) -> &str {
+    let mut url = url;
+    loop {
+        let Some(last) = url.chars().last() else {
+            return url;
+        };
+        let unbalanced_paren = last == ')' && url.matches('(').count() < url.matches(')').count();
+        if matches!(
+            last,
+            '.' | ',' | ';' | ':' | '!' | '?' | ']' | '\'' | '"' | '*'
+        ) || unbalanced_paren
+        {
+            url = &url[..url.len() - last.len_utf8()];
+        } else {
+            return url;
+        }
+    }
+}
+
+/// http(s) URLs in order of first appearance, deduplicated.
+pub fn extract_urls(text: &str) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for m in URL_RE.find_iter(text) {
+        let url = trim_url(m.as_str());
+        if url.contains("://") && !url.ends_with("://") && !urls.iter().any(|u| u == url) {
+            urls.push(url.to_string());
+        }
+    }
+    urls
+}
+
+static GREETING_RE: Lazy<Regex> = Lazy::new(|| {
+    re(
+        r"(?i)^((?:@\w+\s+)*(?:hi|hello|hey|hiya|dear|good\s+(?:morning|afternoon|evening|day)|greetings|bonjour|bonsoir|salut|cher|chère|hola|buen(?:os|as)\s+(?:d[ií]as|tardes|noches)|estimad[oa]s?|querid[oa]|hallo|guten\s+(?:tag|morgen|abend)|liebe[rs]?|sehr\s+geehrte[rs]?|ciao|buongiorno|salve|gentile|olá|oi|hej|hoi)\b([^,!:.\n]{0,40}?)(?:[,!:]|\.\s|\s*$))\s*",
+    )
+});
+static SIGNOFF_RE: Lazy<Regex> = Lazy::new(|| {
+    re(
+        r"(?i)^(?:best|best regards|best wishes|kind regards|warm regards|warmest regards|regards|many thanks|thanks|thanks again|thank you|cheers|sincerely|yours sincerely|yours truly|all the best|take care|cordialement|bien cordialement|bien à vous|merci|salutations|saludos|un saludo|saludos cordiales|atentamente|mit freundlichen grüßen|viele grüße|beste grüße|liebe grüße|grüße|mfg|cordiali saluti|distinti saluti|saluti|atenciosamente|abraços|met vriendelijke groet)(?:\s*[,!.]?\s*$|\s*,\s*(\S.{0,40})$)",
+    )
+});
+/// Twitter-style agent initials at the very end: " ^RM", " *TMT", " -JD".
+static INITIALS_RE: Lazy<Regex> =
+    Lazy::new(|| re(r"(?:^|\s)((?:[\^*]\s?[A-Z][A-Za-z]{0,3}|[-–—~]\s?[A-Z]{2,4}))\s*$"));
+
+/// Lines allowed after a sign-off phrase (name, role, company) before we stop
+/// believing it is a sign-off block.
+const MAX_SIGNOFF_TAIL: usize = 4;
+
+/// Split an agent reply into (core, greeting, sign-off) so the core can be reused
+/// for another customer. Conservative: "Thanks for waiting!" stays content.
+pub fn strip_greeting_and_signoff(text: &str) -> (String, Option<String>, Option<String>) {
+    let mut body = text.trim().to_string();
+    let mut greeting = None;
+    if let Some(c) = GREETING_RE.captures(&body) {
+        let name_words = c
+            .get(2)
+            .map_or(0, |m| m.as_str().split_whitespace().count());
+        if name_words <= 4 {
+            greeting = Some(c[1].trim().to_string());
+            let rest = body[c[0].len()..].to_string();
+            // "Hi Maria, thanks for..." -> "Thanks for..."
+            let mut chars = rest.chars();
+            body = match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            };
+        }
+    }
+
+    let mut signoff = None;
+    if let Some(m) = INITIALS_RE.captures(&body).and_then(|c| c.get(1)) {
+        signoff = Some(m.as_str().to_string());
+        body = body[..m.start()].trim_end().to_string();
+    }
+    if signoff.is_none() {
+        let lines: Vec<&str> = body.lines().collect();
+        let nonempty: Vec<usize> = (0..lines.len())
+            .filter(|&i| !lines[i].trim().is_empty())
+            .collect();
+        // Look for the phrase among the last few non-empty lines, earliest first so
+        // that "Thanks,\nTom" is taken as a whole.
+        let first_candidate = nonempty.len().saturating_sub(MAX_SIGNOFF_TAIL + 1);
+        for &i in &nonempty[first_candidate..] {
+            let tail = &lines[i + 1..];
+            let tail_ok = tail.iter().all(|l| {
+                let l = l.trim();
+                l.chars().count() <= 60 && !l.to_ascii_lowercase().starts_with("p.s")
+            });
+            if tail_ok && SIGNOFF_RE.is_match(lines[i].trim()) {
+                signoff = Some(lines[i..].join("\n").trim().to_string());
+                body = lines[..i].join("\n").trim_end().to_string();
+                break;
+            }
+        }
+    }
+    (body.trim().to_string(), greeting, signoff)
+}
+
+static EMAIL_RE: Lazy<Regex> = Lazy::new(|| re(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+"));
+static LEADING_HANDLES_RE: Lazy<Regex> = Lazy::new(|| re(r"^\s*(?:@\w{1,30}[\s,:]*)+"));
+static HANDLE_RE: Lazy<Regex> = Lazy::new(|| re(r"(^|[^\w@./])@\w{1,30}"));
+static NUMBERISH_RE: Lazy<Regex> = Lazy::new(|| re(r"\+?\(?\d[\d \t().-]{5,24}\d\)?"));
+static DATE_RE: Lazy<Regex> =
+    Lazy::new(|| re(r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4})$"));
+static LONG_RUN_RE: Lazy<Regex> = Lazy::new(|| re(r"\b\d{6,}\b"));
+static HASH_NUMBER_RE: Lazy<Regex> = Lazy::new(|| re(r"#\d{4,}\b"));
+
+/// Classify a digit-ish span: phones have separators or a leading "+" and 7-15
+/// digits; long bare runs and card-length numbers are identifiers; dates and short
+/// spans are left alone.
+fn replace_numberish(span: &str) -> Option<&'static str> {
+    let digits = span.chars().filter(char::is_ascii_digit).count();
+    if DATE_RE.is_match(span) {
+        return None;
+    }
+    let has_separators = span.chars().any(|c| !c.is_ascii_digit());
+    if digits >= 16 || (!has_separators && digits >= 6) {
+        Some("[number]")
+    } else if digits >= 7 {
+        Some("[phone]")
+    } else {
+        None
+    }
+}
+
+fn anonymize_segment(text: &str, at_start: bool) -> String {
+    let mut s = EMAIL_RE.replace_all(text, "[email]").into_owned();
+    if at_start {
+        // Tweets open with the handles being replied to; they carry no content.
+        s = LEADING_HANDLES_RE.replace(&s, "").into_owned();
+    }
+    s = HANDLE_RE.replace_all(&s, "${1}@customer").into_owned();
+    s = HASH_NUMBER_RE.replace_all(&s, "#[number]").into_owned();
+    s = NUMBERISH_RE
+        .replace_all(&s, |c: &regex::Captures| {
+            let span = &c[0];
+            replace_numberish(span).map_or_else(|| span.to_string(), str::to_string)
+        })
+        .into_owned();
+    // Remaining shorter bare runs (6 digits, e.g. "order 482913").
+    LONG_RUN_RE.replace_all(&s, "[number]").into_owned()
+}
+
+/// Replace customer-identifying details (handles, emails, phones, long numbers) so a
+/// past reply can be shown as an example for another customer. URLs are kept as-is.
+pub fn anonymize_for_reuse(text: &str) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    for m in URL_RE.find_iter(text) {
+        let url = trim_url(m.as_str());
+        out.push_str(&anonymize_segment(&text[last..m.start()], last == 0));
+        out.push_str(url);
+        last = m.start() + url.len();
+    }
+    out.push_str(&anonymize_segment(&text[last..], last == 0));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_links_blocks_and_entities() {
+        let html = r##"<html><head><title>T</title><style>p{color:red}</style></head><body>
+            <div>Hi&nbsp;there &amp; all &#x27;x&#39;</div>
+            <p>See <a href="https://ex.com/a?b=1&amp;c=2">the guide</a> or <a href="https://ex.com/docs">https://ex.com/docs</a>.</p>
+            <script>alert(1)</script>line<br>two<br/>three
+            <ul><li>first</li><li>second</li></ul>
+            <a href="mailto:help@ex.com">help@ex.com</a> <a href="#top">top</a></body></html>"##;
+        let text = html_to_text(html);
+        assert!(text.starts_with("Hi there & all 'x'"), "{text}");
+        assert!(
+            text.contains("See the guide (https://ex.com/a?b=1&c=2) or https://ex.com/docs."),
+            "{text}"
+        );
+        assert!(text.contains("line\ntwo\nthree"), "{text}");
+        assert!(text.contains("- first\n- second"), "{text}");
+        assert!(text.contains("help@ex.com top"), "{text}");
+        for junk in [
+            "alert",
+            "color:red",
+            "\u{E000}",
+            "\u{A0}",
+            "(https://ex.com/docs)",
+        ] {
+            assert!(!text.contains(junk), "{junk:?} in {text}");
+        }
+    }
+
+    #[test]
+    fn html_drops_quoted_blocks() {
+        let html = r#"<div>New answer here.</div>
+            <div class="freshdesk_quote"><blockquote class="freshdesk_quote">On Mon we said old stuff</blockquote></div>
+            <div class="gmail_quote gmail_quote_container"><div class="gmail_attr">On Tue, 4 Mar 2025 Bob wrote:</div>gmail old</div>
+            <blockquote type="cite">apple old</blockquote>
+            <span style="display: none">preheader</span><p>Tail.</p>"#;
+        let text = html_to_text(html);
+        assert_eq!(text, "New answer here.\n\nTail.");
+    }
+
+    #[test]
+    fn html_empty_and_garbage_do_not_panic() {
+        assert_eq!(html_to_text(""), "");
+        assert_eq!(html_to_text("plain <b>bold"), "plain bold");
+        assert_eq!(html_to_text("<p>a &lt;b&gt;</p><p></p>"), "a <b>");
+    }
+
+    #[test]
+    fn strips_attributions_in_several_languages() {
+        let cases = [
+            "Thanks!\n\nOn Tue, 4 Mar 2025 at 10:02, Someone <a@b.c> wrote:\n> old",
+            "Thanks!\nOn Tue, Mar 4, 2025 at 10:02 AM Someone Long <a@b.c>\nwrote:\nold text",
+            "Thanks!\nLe mar. 4 mars 2025 à 10:02, Marie <m@x.fr> a écrit :\nancien",
+            "Thanks!\nEl mar, 4 mar 2025 a las 10:02, Juan (<j@x.es>) escribió:\nviejo",
+            "Thanks!\nAm 04.03.2025 um 10:02 schrieb Maria <m@x.de>:\nalt",
+            "Thanks!\n-----Original Message-----\nFrom: Bob\nold",
+            "Thanks!\n________________________________\nFrom: Support <s@x.com>\nSent: Tuesday, March 4, 2025 10:02 AM\nTo: me\nSubject: Re: x\nold",
+            "Thanks!\nFrom: Support <s@x.com> Sent: Tuesday, March 4 To: me Subject: x",
+        ];
+        for case in cases {
+            assert_eq!(strip_quoted_history(case), "Thanks!", "{case}");
+        }
+    }
+
+    #[test]
+    fn quoted_history_keeps_content_and_inline_answers() {
+        let text = "> Can you resend?\nYes, done.\n> And the invoice?\nAttached.";
+        assert_eq!(strip_quoted_history(text), "Yes, done.\nAttached.");
+        // No digit -> a customer sentence, not an attribution.
+        let text = "On Monday my manager wrote:\nplease fix it";
+        assert_eq!(strip_quoted_history(text), text);
+        // A finished sentence before a real attribution is kept.
+        let text = "On our side the export works.\nOn Tue, 4 Mar 2025 at 10:02, Bob wrote:\nold";
+        assert_eq!(strip_quoted_history(text), "On our side the export works.");
+        assert_eq!(
+            strip_quoted_history("From: my phone I see the error"),
+            "From: my phone I see the error"
+        );
+    }
+
+    #[test]
+    fn strips_signatures() {
+        assert_eq!(strip_signature("Body\n-- \nTom\nACME"), "Body");
+        assert_eq!(strip_signature("Body\n--\nTom"), "Body");
+        assert_eq!(strip_signature("Body\n\nSent from my iPhone"), "Body");
+        assert_eq!(strip_signature("Body\nEnvoyé de mon iPhone"), "Body");
+        assert_eq!(
+            strip_signature("Body\nEnviado desde mi Samsung Galaxy"),
+            "Body"
+        );
+        assert_eq!(strip_signature("Body\n\nGet Outlook for iOS"), "Body");
+        assert_eq!(
+            strip_signature("Body\nSent from my Android phone.\nmore junk"),
+            "Body"
+        );
+    }
+
+    #[test]
+    fn signature_words_mid_text_survive() {
+        let text = "The report was sent from my iPhone, but it failed.\nSent from my iPhone the app crashes, see above, twice.";
+        assert_eq!(strip_signature(text), text);
+        let text = "Step one -- then step two.\nGet Outlook for iOS and log in.";
+        assert_eq!(strip_signature(text), text);
+        // A divider followed by a long body is not a signature.
+        let long = format!("Intro\n--\n{}", "line\n".repeat(30));
+        assert_eq!(strip_signature(&long), long.trim_end());
+    }
+
+    #[test]
+    fn normalizes_whitespace() {
+        let text = "  a \t\t b  \n\n\n\n c\u{A0}\u{A0}d \n \n";
+        assert_eq!(normalize_whitespace(text), "a b\n\nc d");
+        assert_eq!(normalize_whitespace("\n\n x\r\ny \n"), "x\ny");
+        assert_eq!(normalize_whitespace(""), "");
+    }
+
+    #[test]
+    fn full_pipeline() {
+        let html = "<p>My   order is late.</p><p>Sent from my iPhone</p><div class=\"gmail_quote\">On Tue wrote: x</div>";
+        assert_eq!(clean_message_html(html, None), "My order is late.");
+        let fallback = "Hello\n\n\nOn Tue, 4 Mar 2025 at 10:02, A <a@b.c> wrote:\n> old";
+        assert_eq!(clean_message_html("  ", Some(fallback)), "Hello");
+        assert_eq!(
+            clean_message_html("<blockquote>only quote</blockquote>", Some("plain")),
+            "plain"
+        );
+        assert_eq!(clean_message_html("", None), "");
+    }
+
+    #[test]
+    fn extracts_urls() {
+        let text = "See https://ex.com/a, then (https://ex.com/b). Also https://ex.com/a again; \
+                    HTTP://EX.com/c; https://en.wikipedia.org/wiki/Foo_(bar) and <https://ex.com/d>.";
+        assert_eq!(
+            extract_urls(text),
+            vec![
+                "https://ex.com/a",
+                "https://ex.com/b",
+                "HTTP://EX.com/c",
+                "https://en.wikipedia.org/wiki/Foo_(bar)",
+                "https://ex.com/d",
+            ]
+        );
+        assert!(extract_urls("no links, ftp://x.y, http://").is_empty());
+    }
+
+    #[test]
+    fn splits_greeting_and_signoff() {
+        let cases: [(&str, &str, Option<&str>, Option<&str>); 5] = [
+            (
+                "Hi Maria,\n\nYour refund is on its way.\n\nBest, Tom",
+                "Your refund is on its way.",
+                Some("Hi Maria,"),
+                Some("Best, Tom"),
+            ),
+            (
+                "Hello,\nWe fixed it.\n\nKind regards,\nTom — Kettleby Support",
+                "We fixed it.",
+                Some("Hello,"),
+                Some("Kind regards,\nTom — Kettleby Support"),
+            ),
+            (
+                "Bonjour Marie,\nC'est réglé.\nCordialement,\nLéa",
+                "C'est réglé.",
+                Some("Bonjour Marie,"),
+                Some("Cordialement,\nLéa"),
+            ),
+            (
+                "Hola Juan, ya está.\nSaludos, Ana",
+                "Ya está.",
+                Some("Hola Juan,"),
+                Some("Saludos, Ana"),
+            ),
+            ("Dear John,\nDone.", "Done.", Some("Dear John,"), None),
+        ];
+        for (input, core, greeting, signoff) in cases {
+            let (c, g, s) = strip_greeting_and_signoff(input);
+            assert_eq!(
+                (c.as_str(), g.as_deref(), s.as_deref()),
+                (core, greeting, signoff),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn splits_twitter_initials() {
+        for (tweet, initials) in [
+            (
+                "@billy_etler Hi Billy, please DM us your order number. ^RM",
+                "^RM",
+            ),
+            ("Sorry about that! We'll look into it *TMT", "*TMT"),
+            ("Please try again now -JD", "-JD"),
+        ] {
+            let (core, _, s) = strip_greeting_and_signoff(tweet);
+            assert_eq!(s.as_deref(), Some(initials), "{tweet}");
+            assert!(!core.contains(initials), "{core}");
+        }
+        let (core, g, _) = strip_greeting_and_signoff("@billy_etler Hi Billy, please DM us. ^RM");
+        assert_eq!(
+            (core.as_str(), g.as_deref()),
+            ("Please DM us.", Some("@billy_etler Hi Billy,"))
+        );
+    }
+
+    #[test]
+    fn content_is_not_mistaken_for_greeting_or_signoff() {
+        let text = "Thanks for waiting, the issue is fixed now.";
+        assert_eq!(
+            strip_greeting_and_signoff(text),
+            (text.to_string(), None, None)
+        );
+        let text = "The export uses UTF-8.\nBest of luck with the launch!";
+        assert_eq!(
+            strip_greeting_and_signoff(text),
+            (text.to_string(), None, None)
+        );
+        let text = "Hi-fi speakers are not covered by the warranty, sorry.";
+        assert_eq!(strip_greeting_and_signoff(text).1, None);
+    }
+
+    #[test]
+    fn anonymizes_for_reuse() {
+        assert_eq!(
+            anonymize_for_reuse(
+                "@billy_etler @acme Sorry! Ask @jane_doe or mail jane.doe+x@mail.co.uk"
+            ),
+            "Sorry! Ask @customer or mail [email]"
+        );
+        assert_eq!(
+            anonymize_for_reuse("Call +44 20 7946 0958 or (555) 123-4567."),
+            "Call [phone] or [phone]."
+        );
+        assert_eq!(
+            anonymize_for_reuse("Order 48291733, card 4111 1111 1111 1111, ticket #12345"),
+            "Order [number], card [number], ticket #[number]"
+        );
+        // Dates, small numbers and URLs (even with digits or @) survive.
+        let keep =
+            "On 2025-03-04 at 10:02 we shipped 3 items: https://ex.com/track/123456789?u=@me";
+        assert_eq!(anonymize_for_reuse(keep), keep);
+    }
+}

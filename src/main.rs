@@ -1,0 +1,120 @@
+//! The thin binary: parse the command line, load configuration, call one runner, map errors to
+//! exit codes.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use cli::{Cli, Command, LogFormat};
+use deskdraft::commands::draft::{AsOf, TicketSource, format_draft_for_terminal, run_draft};
+use deskdraft::commands::ingest::{IngestArgs, run_ingest};
+use deskdraft::config::Config;
+use deskdraft::errors::CommandError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    deskdraft::telemetry::init_logging(matches!(cli.log_format, LogFormat::Json));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let code = error
+                .downcast_ref::<CommandError>()
+                .map(CommandError::exit_code)
+                .unwrap_or(1);
+            eprintln!("error: {error:#}");
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn parse_as_of(value: Option<&str>) -> anyhow::Result<AsOf> {
+    Ok(match value {
+        None | Some("ticket") => AsOf::Default,
+        Some("now") => AsOf::Now,
+        Some(instant) => AsOf::At(
+            chrono::DateTime::parse_from_rfc3339(instant)
+                .map_err(|e| CommandError::BadInput(format!("--as-of {instant:?}: {e}")))?
+                .to_utc(),
+        ),
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(CommandError::from)?;
+    if let Some(data_dir) = cli.data_dir {
+        config.data_dir = data_dir;
+    }
+    match cli.command {
+        Command::Ingest(args) => {
+            let summary = run_ingest(
+                config,
+                IngestArgs {
+                    bundle: args.bundle,
+                    knowledge: args.knowledge,
+                    skip_invalid: args.skip_invalid,
+                },
+            )
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Command::Draft(args) => {
+            let source = match (args.ticket_id, args.bundle) {
+                (Some(ticket_id), Some(dir)) => TicketSource::Bundle { dir, ticket_id },
+                _ if !args.ticket_json.is_empty() => TicketSource::JsonFiles(args.ticket_json),
+                _ => {
+                    return Err(CommandError::BadInput(
+                        "give --ticket-id N --bundle DIR, or --ticket-json FILE".to_string(),
+                    )
+                    .into());
+                }
+            };
+            let drafts = run_draft(config, source, parse_as_of(args.as_of.as_deref())?).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&drafts)?);
+            } else {
+                for draft in &drafts {
+                    println!("{}", format_draft_for_terminal(draft));
+                }
+            }
+        }
+        Command::Stats { json } => {
+            let stats = deskdraft::commands::stats::run_stats(config).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                println!("store:      {}", stats.store);
+                println!(
+                    "documents:  {} ({} cases, {} articles)",
+                    stats.documents, stats.cases, stats.articles
+                );
+                println!("chunks:     {}", stats.chunks);
+                println!("points:     {}", stats.points.points);
+                println!(
+                    "last ingest: {}",
+                    stats
+                        .last_ingest_finished
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "never".into())
+                );
+            }
+        }
+        Command::CheckConfig => {
+            let effective = deskdraft::commands::check_config::run_check_config(&config)
+                .context("configuration check failed")?;
+            println!("configuration OK\n\n{effective}");
+        }
+    }
+    Ok(())
+}

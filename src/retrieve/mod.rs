@@ -1,0 +1,235 @@
+//! Owns retrieval: the hybrid (dense + BM25, RRF-fused) search for similar past cases and
+//! articles, with product, as-of and self-exclusion filters, and the fusion of case evidence into
+//! article ranking (an article that resolved similar past cases ranks high even when its own text
+//! is a poor lexical match).
+
+mod fusion;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use fusion::{ArticleEvidence, group_by_document, rank_articles};
+
+use crate::config::RetrievalConfig;
+use crate::domain::{DocumentKey, SourceType};
+use crate::embed::{DenseEmbedder, EmbedError, SparseEncoder};
+use crate::store::{HybridQuery, QueryFilter, StoreError, VectorStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetrieveError {
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to search for and under which restrictions.
+#[derive(Debug, Clone, Default)]
+pub struct RetrievalRequest {
+    /// The customer's problem as the agent saw it.
+    pub query_text: String,
+    pub product: Option<String>,
+    /// Only knowledge created strictly before this instant (replay of a past ticket).
+    pub as_of: Option<DateTime<Utc>>,
+    /// The ticket's own thread, never a source for itself.
+    pub exclude: Vec<DocumentKey>,
+}
+
+/// One retrieved document (a past case or an article), ready to show and to draft from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RetrievedSource {
+    pub source_type: SourceType,
+    pub id: i64,
+    pub title: String,
+    pub url: Option<String>,
+    /// Best-matching chunk text.
+    pub snippet: String,
+    /// Rank score within its kind (higher is better; comparable only within one result).
+    pub score: f32,
+    /// Cosine similarity of the best chunk to the query, 0..1 in practice.
+    pub similarity: f32,
+    pub created_at: DateTime<Utc>,
+    pub product: Option<String>,
+    pub language: Option<String>,
+    /// Cases: the agent's first and resolving public replies.
+    pub first_reply: Option<String>,
+    pub resolution: Option<String>,
+    pub linked_article_ids: Vec<i64>,
+    /// Articles: how many of the retrieved cases linked it.
+    pub supporting_cases: usize,
+}
+
+impl RetrievedSource {
+    pub fn key(&self) -> DocumentKey {
+        DocumentKey {
+            source_type: self.source_type,
+            id: self.id,
+        }
+    }
+
+    /// Age in whole days at `now`.
+    pub fn age_days(&self, now: DateTime<Utc>) -> i64 {
+        (now - self.created_at).num_days().max(0)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct RetrievalResult {
+    pub cases: Vec<RetrievedSource>,
+    pub articles: Vec<RetrievedSource>,
+    pub embed_millis: f64,
+    pub search_millis: f64,
+}
+
+/// Title, URL and dates of every article, so an article that similar cases linked can be shown
+/// even when its own text was not among the search hits.
+#[derive(Debug, Clone, Default)]
+pub struct ArticleCatalog {
+    articles: HashMap<i64, RetrievedSource>,
+}
+
+impl ArticleCatalog {
+    pub async fn load(store: &dyn VectorStore) -> Result<Self, StoreError> {
+        let mut articles = HashMap::new();
+        for (_, payload) in store.scroll_payloads(SourceType::Article).await? {
+            if payload.chunk_number != 0 {
+                continue;
+            }
+            articles.insert(
+                payload.doc_id,
+                RetrievedSource {
+                    source_type: SourceType::Article,
+                    id: payload.doc_id,
+                    title: payload.title.clone(),
+                    url: payload.url.clone(),
+                    snippet: payload.text.clone(),
+                    score: 0.0,
+                    similarity: 0.0,
+                    created_at: payload.created_at,
+                    product: payload.product.clone(),
+                    language: payload.language.clone(),
+                    first_reply: None,
+                    resolution: None,
+                    linked_article_ids: vec![],
+                    supporting_cases: 0,
+                },
+            );
+        }
+        Ok(Self { articles })
+    }
+
+    pub fn get(&self, id: i64) -> Option<&RetrievedSource> {
+        self.articles.get(&id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.articles.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.articles.is_empty()
+    }
+}
+
+/// Hybrid retrieval over one store.
+pub struct Retriever {
+    pub embedder: Arc<dyn DenseEmbedder>,
+    pub sparse: Arc<SparseEncoder>,
+    pub store: Arc<dyn VectorStore>,
+    pub catalog: Arc<ArticleCatalog>,
+    pub config: RetrievalConfig,
+}
+
+impl Retriever {
+    pub async fn new(
+        embedder: Arc<dyn DenseEmbedder>,
+        sparse: Arc<SparseEncoder>,
+        store: Arc<dyn VectorStore>,
+        config: RetrievalConfig,
+    ) -> Result<Self, StoreError> {
+        let catalog = Arc::new(ArticleCatalog::load(store.as_ref()).await?);
+        Ok(Self {
+            embedder,
+            sparse,
+            store,
+            catalog,
+            config,
+        })
+    }
+
+    pub async fn retrieve(
+        &self,
+        request: &RetrievalRequest,
+    ) -> Result<RetrievalResult, RetrieveError> {
+        let embed_started = Instant::now();
+        let dense = self
+            .embedder
+            .embed_batch(std::slice::from_ref(&request.query_text))
+            .await?
+            .pop()
+            .unwrap_or_default();
+        let sparse = self.sparse.encode_query(&request.query_text);
+        let embed_millis = embed_started.elapsed().as_secs_f64() * 1e3;
+
+        let search_started = Instant::now();
+        let base_filter = QueryFilter {
+            source_type: None,
+            product: if self.config.same_product {
+                request.product.clone()
+            } else {
+                None
+            },
+            created_before: request.as_of,
+            exclude_documents: request.exclude.clone(),
+        };
+        // Cases and articles are searched separately so one kind cannot crowd out the other.
+        let mut results = Vec::with_capacity(2);
+        for source_type in [SourceType::Case, SourceType::Article] {
+            let query = HybridQuery {
+                dense: dense.clone(),
+                sparse_indices: sparse.indices.clone(),
+                sparse_values: sparse.values.clone(),
+                filter: QueryFilter {
+                    source_type: Some(source_type),
+                    ..base_filter.clone()
+                },
+                prefetch_limit: self.config.prefetch_limit,
+                limit: self.config.candidate_chunks,
+            };
+            results.push(self.store.hybrid_query(query).await?);
+        }
+        let article_chunks = results.pop().unwrap_or_default();
+        let case_chunks = results.pop().unwrap_or_default();
+        let mut cases = group_by_document(&case_chunks);
+        cases.truncate(self.config.max_cases.max(ArticleEvidence::CASES_CONSULTED));
+        let direct_articles = group_by_document(&article_chunks);
+        let articles = rank_articles(
+            &cases,
+            &direct_articles,
+            &self.catalog,
+            &ArticleEvidence::default(),
+            |article| {
+                request.as_of.is_none_or(|as_of| article.created_at < as_of)
+                    && (!self.config.same_product
+                        || request.product.is_none()
+                        || article.product.is_none()
+                        || article.product == request.product)
+            },
+        );
+        cases.truncate(self.config.max_cases);
+        let articles = articles
+            .into_iter()
+            .take(self.config.max_articles)
+            .collect();
+        Ok(RetrievalResult {
+            cases,
+            articles,
+            embed_millis,
+            search_millis: search_started.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+}

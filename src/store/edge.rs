@@ -1,0 +1,439 @@
+//! Qdrant Edge (Qdrant's engine in-process) as the embedded default vector store.
+//!
+//! Edge calls are synchronous and CPU-bound, so every call runs on tokio's blocking pool; the shard
+//! itself is internally synchronised and shared through an `Arc`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use qdrant_edge::{
+    Condition, CreateIndex, DateTimeWrapper, Distance, EdgeConfig, EdgeShard,
+    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion,
+    JsonPath, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Range,
+    ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants, Vector,
+    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+};
+use uuid::Uuid;
+
+use super::{
+    ChunkPayload, DENSE_VECTOR_NAME, HybridQuery, QueryFilter, SPARSE_VECTOR_NAME, ScoredChunk,
+    StoreError, StoreStats, StoredPoint, VectorStore, sort_deterministically,
+};
+use crate::domain::{DocumentKey, SourceType};
+
+/// Reciprocal rank fusion constant; 60 is the value from the original RRF paper and Qdrant's default.
+const RRF_K: usize = 60;
+
+/// The embedded store: one Edge shard in a folder of the data directory.
+pub struct EdgeVectorStore {
+    shard: Arc<EdgeShard>,
+    path: PathBuf,
+}
+
+impl EdgeVectorStore {
+    /// Open the shard at `path`, creating it with `dense_dimensions` if it does not exist yet.
+    pub fn open(path: &Path, dense_dimensions: usize) -> Result<Self, StoreError> {
+        let open_error = |reason: String| StoreError::Open {
+            path: path.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(path).map_err(|e| open_error(e.to_string()))?;
+        let config = edge_config(dense_dimensions);
+        let existed = path.join("edge_config.json").exists();
+        if existed {
+            let stored: EdgeConfig = std::fs::read_to_string(path.join("edge_config.json"))
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .ok_or_else(|| open_error("edge_config.json is unreadable".to_string()))?;
+            if let Some(existing) = stored.vectors.get(DENSE_VECTOR_NAME)
+                && existing.size != dense_dimensions
+            {
+                return Err(StoreError::DimensionMismatch {
+                    existing: existing.size,
+                    requested: dense_dimensions,
+                });
+            }
+        }
+        let shard = EdgeShard::load(path, Some(config)).map_err(|e| open_error(e.to_string()))?;
+        let store = Self {
+            shard: Arc::new(shard),
+            path: path.to_path_buf(),
+        };
+        if !existed {
+            store.create_payload_indexes()?;
+        }
+        Ok(store)
+    }
+
+    /// Open an existing store read-only in spirit (fails when there is none).
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        if !path.join("edge_config.json").exists() {
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                reason: "no store here yet: run `deskdraft ingest` first".to_string(),
+            });
+        }
+        let shard = EdgeShard::load(path, None).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            shard: Arc::new(shard),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Payload indexes make the filters we always use (product, source, time) cheap.
+    fn create_payload_indexes(&self) -> Result<(), StoreError> {
+        let fields = [
+            ("product", PayloadSchemaType::Keyword),
+            ("source_type", PayloadSchemaType::Keyword),
+            ("doc_key", PayloadSchemaType::Keyword),
+            ("created_at", PayloadSchemaType::Datetime),
+        ];
+        for (field, schema) in fields {
+            self.shard
+                .update(UpdateOperation::FieldIndexOperation(
+                    FieldIndexOperations::CreateIndex(CreateIndex {
+                        field_name: json_path(field),
+                        field_schema: Some(PayloadFieldSchema::FieldType(schema)),
+                    }),
+                ))
+                .map_err(operation_error)?;
+        }
+        Ok(())
+    }
+
+    async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&EdgeShard) -> Result<T, StoreError> + Send + 'static,
+    {
+        let shard = Arc::clone(&self.shard);
+        tokio::task::spawn_blocking(move || work(&shard))
+            .await
+            .map_err(|e| StoreError::Operation(format!("store task panicked: {e}")))?
+    }
+}
+
+fn edge_config(dense_dimensions: usize) -> EdgeConfig {
+    let dense = EdgeVectorParams::builder(dense_dimensions, Distance::Cosine).build();
+    let sparse = EdgeSparseVectorParams {
+        modifier: Some(Modifier::Idf),
+        ..Default::default()
+    };
+    EdgeConfig {
+        vectors: HashMap::from([(DENSE_VECTOR_NAME.to_string(), dense)]),
+        sparse_vectors: HashMap::from([(SPARSE_VECTOR_NAME.to_string(), sparse)]),
+        ..Default::default()
+    }
+}
+
+fn json_path(field: &str) -> JsonPath {
+    field
+        .try_into()
+        .expect("static payload field names are valid JSON paths")
+}
+
+fn operation_error(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Operation(error.to_string())
+}
+
+fn keyword(field: &str, value: &str) -> Condition {
+    Condition::Field(FieldCondition::new_match(
+        json_path(field),
+        Match::new_value(ValueVariants::String(value.to_string())),
+    ))
+}
+
+/// `product` missing or empty. Built from JSON because the edge crate does not re-export the
+/// field type this condition wraps.
+fn product_is_empty() -> Condition {
+    serde_json::from_value(serde_json::json!({ "is_empty": { "key": "product" } }))
+        .expect("a static is_empty condition parses")
+}
+
+fn document_condition(key: &DocumentKey) -> Condition {
+    keyword("doc_key", &key.to_string())
+}
+
+/// Translate our filter into Qdrant's; `None` when nothing restricts the query.
+pub(crate) fn to_qdrant_filter(filter: &QueryFilter) -> Option<Filter> {
+    let mut must = Vec::new();
+    if let Some(source_type) = filter.source_type {
+        must.push(keyword("source_type", source_type.as_str()));
+    }
+    if let Some(product) = &filter.product {
+        // Same product, or a document that belongs to no product (e.g. a general article).
+        let either = Filter {
+            should: Some(vec![keyword("product", product), product_is_empty()]),
+            ..Filter::new()
+        };
+        must.push(Condition::Filter(either));
+    }
+    if let Some(before) = filter.created_before {
+        must.push(Condition::Field(FieldCondition::new_datetime_range(
+            json_path("created_at"),
+            Range {
+                lt: Some(DateTimeWrapper(before)),
+                gt: None,
+                gte: None,
+                lte: None,
+            },
+        )));
+    }
+    let must_not: Vec<Condition> = filter
+        .exclude_documents
+        .iter()
+        .map(document_condition)
+        .collect();
+    if must.is_empty() && must_not.is_empty() {
+        return None;
+    }
+    Some(Filter {
+        must: (!must.is_empty()).then_some(must),
+        must_not: (!must_not.is_empty()).then_some(must_not),
+        ..Filter::new()
+    })
+}
+
+fn to_point(point: StoredPoint) -> Result<qdrant_edge::PointStructPersisted, StoreError> {
+    let sparse =
+        Vector::new_sparse(point.sparse_indices, point.sparse_values).map_err(operation_error)?;
+    let payload = serde_json::to_value(&point.payload).map_err(operation_error)?;
+    let vectors = Vectors::new_named([
+        (DENSE_VECTOR_NAME, Vector::new_dense(point.dense)),
+        (SPARSE_VECTOR_NAME, sparse),
+    ]);
+    Ok(PointStruct::new(PointId::Uuid(point.id), vectors, payload).into())
+}
+
+fn point_uuid(id: &PointId) -> Uuid {
+    match id {
+        PointId::Uuid(uuid) => *uuid,
+        // We only ever write UUIDs; a numeric id would come from a foreign writer.
+        PointId::NumId(n) => Uuid::from_u128(u128::from(*n)),
+    }
+}
+
+fn decode_payload(
+    id: &PointId,
+    payload: Option<qdrant_edge::Payload>,
+) -> Result<ChunkPayload, StoreError> {
+    let map = payload.map(|p| p.0).unwrap_or_default();
+    serde_json::from_value(serde_json::Value::Object(map.into_iter().collect())).map_err(|e| {
+        StoreError::InvalidPayload {
+            id: format!("{id:?}"),
+            reason: e.to_string(),
+        }
+    })
+}
+
+fn dense_of(vector: Option<VectorStructInternal>) -> Option<Vec<f32>> {
+    match vector? {
+        VectorStructInternal::Named(mut named) => match named.remove(DENSE_VECTOR_NAME)? {
+            VectorInternal::Dense(values) => Some(values),
+            _ => None,
+        },
+        VectorStructInternal::Single(values) => Some(values),
+        VectorStructInternal::MultiDense(_) => None,
+    }
+}
+
+fn nearest(vector: VectorInternal, using: &str) -> Option<ScoringQuery> {
+    Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
+        query: vector,
+        using: Some(using.to_string()),
+    })))
+}
+
+#[async_trait]
+impl VectorStore for EdgeVectorStore {
+    fn describe(&self) -> String {
+        format!("qdrant-edge at {}", self.path.display())
+    }
+
+    async fn upsert(&self, points: Vec<StoredPoint>) -> Result<(), StoreError> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.blocking(move |shard| {
+            let points = points
+                .into_iter()
+                .map(to_point)
+                .collect::<Result<Vec<_>, _>>()?;
+            shard
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+                ))
+                .map_err(operation_error)
+        })
+        .await
+    }
+
+    async fn delete_points(&self, ids: Vec<Uuid>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.blocking(move |shard| {
+            let ids = ids.into_iter().map(PointId::Uuid).collect();
+            shard
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePoints { ids },
+                ))
+                .map_err(operation_error)
+        })
+        .await
+    }
+
+    async fn delete_documents(&self, keys: Vec<DocumentKey>) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.blocking(move |shard| {
+            let filter = Filter {
+                should: Some(keys.iter().map(document_condition).collect()),
+                ..Filter::new()
+            };
+            shard
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePointsByFilter(filter),
+                ))
+                .map_err(operation_error)
+        })
+        .await
+    }
+
+    async fn hybrid_query(&self, query: HybridQuery) -> Result<Vec<ScoredChunk>, StoreError> {
+        self.blocking(move |shard| {
+            let filter = to_qdrant_filter(&query.filter);
+            let mut prefetches = vec![Prefetch {
+                prefetches: vec![],
+                query: nearest(VectorInternal::from(query.dense.clone()), DENSE_VECTOR_NAME),
+                limit: query.prefetch_limit,
+                params: None,
+                filter: filter.clone(),
+                score_threshold: None,
+            }];
+            // An empty sparse query (only stopwords) would match nothing and error on some versions.
+            if !query.sparse_indices.is_empty() {
+                let sparse =
+                    SparseVector::new(query.sparse_indices.clone(), query.sparse_values.clone())
+                        .map_err(operation_error)?;
+                prefetches.push(Prefetch {
+                    prefetches: vec![],
+                    query: nearest(VectorInternal::from(sparse), SPARSE_VECTOR_NAME),
+                    limit: query.prefetch_limit,
+                    params: None,
+                    filter: filter.clone(),
+                    score_threshold: None,
+                });
+            }
+            let request = QueryRequest {
+                prefetches,
+                query: Some(ScoringQuery::Fusion(Fusion::Rrf {
+                    k: RRF_K,
+                    weights: None,
+                })),
+                filter: None,
+                score_threshold: None,
+                limit: query.limit,
+                offset: 0,
+                params: None,
+                with_vector: WithVector::Selector(vec![DENSE_VECTOR_NAME.to_string()]),
+                with_payload: WithPayloadInterface::Bool(true),
+            };
+            let points = shard.query(request).map_err(operation_error)?;
+            let mut chunks = Vec::with_capacity(points.len());
+            for point in points {
+                let payload = decode_payload(&point.id, point.payload)?;
+                let dense_similarity = dense_of(point.vector)
+                    .map(|v| crate::embed::cosine(&query.dense, &v))
+                    .unwrap_or(0.0);
+                chunks.push(ScoredChunk {
+                    id: point_uuid(&point.id),
+                    score: point.score,
+                    dense_similarity,
+                    payload,
+                });
+            }
+            sort_deterministically(&mut chunks);
+            Ok(chunks)
+        })
+        .await
+    }
+
+    async fn scroll_payloads(
+        &self,
+        source_type: SourceType,
+    ) -> Result<Vec<(Uuid, ChunkPayload)>, StoreError> {
+        self.blocking(move |shard| {
+            let filter = to_qdrant_filter(&QueryFilter {
+                source_type: Some(source_type),
+                ..QueryFilter::default()
+            });
+            let mut all = Vec::new();
+            let mut offset = None;
+            loop {
+                let request = ScrollRequest {
+                    offset,
+                    limit: Some(1_000),
+                    filter: filter.clone(),
+                    with_payload: Some(WithPayloadInterface::Bool(true)),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                };
+                let (records, next) = shard.scroll(request).map_err(operation_error)?;
+                for record in records {
+                    let payload = decode_payload(&record.id, record.payload)?;
+                    all.push((point_uuid(&record.id), payload));
+                }
+                match next {
+                    Some(next) => offset = Some(next),
+                    None => break,
+                }
+            }
+            all.sort_by_key(|a| a.0);
+            Ok(all)
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats, StoreError> {
+        let mut stats = StoreStats::default();
+        let mut by_source = BTreeMap::new();
+        for source_type in [SourceType::Case, SourceType::Article] {
+            let filter = to_qdrant_filter(&QueryFilter {
+                source_type: Some(source_type),
+                ..QueryFilter::default()
+            });
+            let count = self
+                .blocking(move |shard| {
+                    shard
+                        .count(qdrant_edge::CountRequest {
+                            filter,
+                            exact: true,
+                        })
+                        .map_err(operation_error)
+                })
+                .await?;
+            by_source.insert(source_type.as_str().to_string(), count as u64);
+            stats.points += count as u64;
+        }
+        stats.points_by_source = by_source;
+        Ok(stats)
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.blocking(|shard| shard.flush().map_err(operation_error))
+            .await
+    }
+
+    async fn optimize(&self) -> Result<(), StoreError> {
+        self.blocking(|shard| shard.optimize().map(|_| ()).map_err(operation_error))
+            .await
+    }
+}

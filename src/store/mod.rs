@@ -1,0 +1,181 @@
+//! Owns the vector store seam: the [`VectorStore`] trait, the chunk payload we keep in it, and the
+//! embedded Qdrant Edge implementation (a Qdrant server implementation plugs in beside it).
+
+pub mod edge;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::{DocumentKey, SourceType};
+use crate::retry::{Classify, ErrorClass};
+
+pub use edge::EdgeVectorStore;
+
+/// Name of the dense vector in every collection.
+pub const DENSE_VECTOR_NAME: &str = "dense";
+/// Name of the sparse BM25 vector (IDF modifier) in every collection.
+pub const SPARSE_VECTOR_NAME: &str = "bm25";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("vector store at {path} could not be opened: {reason}")]
+    Open { path: String, reason: String },
+    #[error("vector store operation failed: {0}")]
+    Operation(String),
+    #[error("vector store is rate-limiting requests")]
+    RateLimited {
+        retry_after: Option<std::time::Duration>,
+    },
+    #[error("vector store is unreachable: {0}")]
+    Unavailable(String),
+    #[error("stored point {id} has an invalid payload: {reason}")]
+    InvalidPayload { id: String, reason: String },
+    #[error(
+        "the collection was built with {existing} dense dimensions but the embedder produces {requested}; re-ingest into a new data dir or collection"
+    )]
+    DimensionMismatch { existing: usize, requested: usize },
+}
+
+impl Classify for StoreError {
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::RateLimited { retry_after } => ErrorClass::RateLimited {
+                retry_after: *retry_after,
+            },
+            Self::Unavailable(_) => ErrorClass::Transient,
+            _ => ErrorClass::Permanent,
+        }
+    }
+}
+
+/// Metadata kept with every chunk; what retrieval returns and filters on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkPayload {
+    pub source_type: SourceType,
+    pub doc_id: i64,
+    /// `case:123`, used to exclude a ticket's own thread and to delete a document's chunks.
+    pub doc_key: String,
+    pub chunk_number: usize,
+    pub chunk_count: usize,
+    pub title: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_reply: Option<String>,
+    #[serde(default)]
+    pub linked_urls: Vec<String>,
+    #[serde(default)]
+    pub linked_article_ids: Vec<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Hash of the chunk text and metadata; unchanged content is never re-embedded.
+    pub content_hash: String,
+}
+
+impl ChunkPayload {
+    pub fn document_key(&self) -> DocumentKey {
+        DocumentKey {
+            source_type: self.source_type,
+            id: self.doc_id,
+        }
+    }
+}
+
+/// A point ready to upsert.
+#[derive(Debug, Clone)]
+pub struct StoredPoint {
+    pub id: Uuid,
+    pub dense: Vec<f32>,
+    pub sparse_indices: Vec<u32>,
+    pub sparse_values: Vec<f32>,
+    pub payload: ChunkPayload,
+}
+
+/// Restrictions every query can carry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryFilter {
+    /// Only this source type (cases or articles); `None` searches both.
+    pub source_type: Option<SourceType>,
+    /// Same product, or documents that belong to no product (general articles).
+    pub product: Option<String>,
+    /// Only documents created strictly before this instant (leak-free replay).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Never return these documents (a ticket's own thread).
+    pub exclude_documents: Vec<DocumentKey>,
+}
+
+/// A hybrid query: dense + sparse prefetches fused by reciprocal rank fusion.
+#[derive(Debug, Clone)]
+pub struct HybridQuery {
+    pub dense: Vec<f32>,
+    pub sparse_indices: Vec<u32>,
+    pub sparse_values: Vec<f32>,
+    pub filter: QueryFilter,
+    /// Candidates each prefetch contributes before fusion.
+    pub prefetch_limit: usize,
+    pub limit: usize,
+}
+
+/// A chunk returned by a query.
+#[derive(Debug, Clone)]
+pub struct ScoredChunk {
+    pub id: Uuid,
+    /// Fused (RRF) score: only meaningful for ranking.
+    pub score: f32,
+    /// Cosine similarity between the query and this chunk's dense vector.
+    pub dense_similarity: f32,
+    pub payload: ChunkPayload,
+}
+
+/// Counts for `deskdraft stats`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StoreStats {
+    pub points: u64,
+    pub points_by_source: BTreeMap<String, u64>,
+}
+
+/// The vector store seam. Implementations must order results by (score desc, id asc) so equal
+/// inputs give equal outputs.
+#[async_trait]
+pub trait VectorStore: Send + Sync {
+    /// Human-readable description for logs and reports (`qdrant-edge at ./data/store`).
+    fn describe(&self) -> String;
+    async fn upsert(&self, points: Vec<StoredPoint>) -> Result<(), StoreError>;
+    async fn delete_points(&self, ids: Vec<Uuid>) -> Result<(), StoreError>;
+    /// Remove every chunk of these documents.
+    async fn delete_documents(&self, keys: Vec<DocumentKey>) -> Result<(), StoreError>;
+    async fn hybrid_query(&self, query: HybridQuery) -> Result<Vec<ScoredChunk>, StoreError>;
+    /// Payloads of every point of one source type (used to build in-memory maps, e.g. article URLs).
+    async fn scroll_payloads(
+        &self,
+        source_type: SourceType,
+    ) -> Result<Vec<(Uuid, ChunkPayload)>, StoreError>;
+    async fn stats(&self) -> Result<StoreStats, StoreError>;
+    /// Persist everything written so far.
+    async fn flush(&self) -> Result<(), StoreError>;
+    /// Rebuild indexes after a bulk load (off the async runtime).
+    async fn optimize(&self) -> Result<(), StoreError>;
+}
+
+/// Deterministic order: score descending, then id ascending (Qdrant's RRF tie order is not stable).
+pub fn sort_deterministically(chunks: &mut [ScoredChunk]) {
+    chunks.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
