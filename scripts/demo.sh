@@ -19,3 +19,9 @@ echo "demo: ingesting knowledge/demo-bundle and knowledge/docs into $data_dir"
 echo
 echo "demo: drafting replies for the open tickets in knowledge/open-tickets"
 "$deskdraft" --data-dir "$data_dir" draft --ticket-json knowledge/open-tickets/*.json
+
+echo
+echo "demo: replaying the demo history leak-free (simulation)"
+"$deskdraft" --data-dir "$data_dir" simulate --bundle knowledge/demo-bundle --out "$data_dir/report"
+echo
+echo "demo: done. Open $data_dir/report/report.html in a browser to read the simulation report."

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test. Installs what the tests need first (the embedding model), so it works on a
-# fresh machine. Tests that read ../shared say so and skip visibly when it is absent.
+# Runs every test. Installs what the tests need first (the embedding model; Debian's chromium for
+# the report screenshot test), so it works on a fresh machine. Tests that read ../shared say so
+# and skip visibly when it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/toolchain.sh
 
 bash scripts/fetch-model.sh
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test: installing Debian's chromium for the report screenshot test"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "test: could not install chromium; the screenshot test will say it skipped"
+fi
+
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets
+cargo test --doc

@@ -42,6 +42,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay past tickets leak-free and report how good the drafts would have been.
+    Simulate(SimulateCommand),
     /// Validate configuration, templates and the model folder, then print the effective config.
     CheckConfig,
 }
@@ -77,4 +79,32 @@ pub struct DraftCommand {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateCommand {
+    /// Bundle to replay (history = everything in it; each draft sees only what preceded its ticket).
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Folder for summary.json, tickets.csv and report.html.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// File of ticket ids to replay (one per line).
+    #[arg(long, conflicts_with_all = ["replay_from", "sample"])]
+    pub replay_ids: Option<PathBuf>,
+    /// Replay tickets created on or after this date (YYYY-MM-DD or RFC 3339).
+    #[arg(long, conflicts_with = "sample")]
+    pub replay_from: Option<String>,
+    /// With --replay-from: up to and including this date.
+    #[arg(long, requires = "replay_from")]
+    pub replay_to: Option<String>,
+    /// Replay a random sample of N resolved tickets (see --seed).
+    #[arg(long)]
+    pub sample: Option<usize>,
+    /// Seed for --sample and for the report's random cards.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Precision the suggested confidence threshold should reach (default from config, 0.5).
+    #[arg(long)]
+    pub target_precision: Option<f32>,
 }

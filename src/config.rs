@@ -66,6 +66,17 @@ pub struct RetrievalConfig {
     pub max_articles: usize,
     /// Restrict to the ticket's product when it has one. Default true.
     pub same_product: bool,
+    /// Article ranking: weight of a vote from a similar past case that linked the article.
+    /// Default 1.0.
+    pub case_vote_weight: f32,
+    /// Article ranking: weight of the article's own search hit. Default 0.3.
+    pub direct_article_weight: f32,
+    /// Article ranking: rank discount constant `c` in `weight / (c + rank)`. Default 2.0.
+    pub rank_constant: f32,
+    /// Article ranking: a case's vote scales with `similarity ^ exponent`. Default 2.0.
+    pub similarity_exponent: f32,
+    /// Article ranking: how many nearest cases vote. Default 20.
+    pub cases_consulted: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -127,6 +138,11 @@ impl Default for RetrievalConfig {
             max_cases: 5,
             max_articles: 5,
             same_product: true,
+            case_vote_weight: 1.0,
+            direct_article_weight: 0.3,
+            rank_constant: 2.0,
+            similarity_exponent: 2.0,
+            cases_consulted: 20,
         }
     }
 }
@@ -212,6 +228,16 @@ impl Config {
                 "retrieval.max_cases",
                 "max_cases and max_articles cannot both be 0",
             );
+        }
+        let retrieval = &self.retrieval;
+        if retrieval.case_vote_weight < 0.0 || retrieval.direct_article_weight < 0.0 {
+            return invalid(
+                "retrieval.case_vote_weight",
+                "article ranking weights cannot be negative",
+            );
+        }
+        if retrieval.rank_constant <= 0.0 {
+            return invalid("retrieval.rank_constant", "must be positive");
         }
         if !(0.0..=1.0).contains(&self.drafting.confidence_threshold) {
             return invalid(

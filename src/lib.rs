@@ -17,5 +17,6 @@ pub mod helpdesk;
 pub mod ingest;
 pub mod retrieve;
 pub mod retry;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;

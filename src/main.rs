@@ -12,6 +12,8 @@ use deskdraft::commands::draft::{AsOf, TicketSource, format_draft_for_terminal, 
 use deskdraft::commands::ingest::{IngestArgs, run_ingest};
 use deskdraft::config::Config;
 use deskdraft::errors::CommandError;
+use deskdraft::simulate::selection::{ReplaySelection, parse_date, read_ids_file};
+use deskdraft::simulate::{SimulateArgs, run_simulation};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -49,6 +51,90 @@ fn parse_as_of(value: Option<&str>) -> anyhow::Result<AsOf> {
                 .to_utc(),
         ),
     })
+}
+
+fn simulate_selection(
+    args: &cli::SimulateCommand,
+    default_sample: usize,
+) -> anyhow::Result<ReplaySelection> {
+    let bad =
+        |e: deskdraft::simulate::selection::SelectionError| CommandError::BadInput(e.to_string());
+    Ok(if let Some(path) = &args.replay_ids {
+        ReplaySelection::Ids(read_ids_file(path).map_err(bad)?)
+    } else if let Some(from) = &args.replay_from {
+        ReplaySelection::DateRange {
+            from: parse_date(from, false).map_err(bad)?,
+            to: args
+                .replay_to
+                .as_deref()
+                .map(|to| parse_date(to, true))
+                .transpose()
+                .map_err(bad)?,
+        }
+    } else if let Some(size) = args.sample {
+        ReplaySelection::Sample {
+            size,
+            seed: args.seed,
+        }
+    } else {
+        ReplaySelection::MostRecent(default_sample)
+    })
+}
+
+fn print_simulation(outcome: &deskdraft::simulate::SimulationOutcome) {
+    let summary = &outcome.summary;
+    let agreement = &summary.article_agreement;
+    println!(
+        "replayed {} tickets ({})",
+        summary.replayed_tickets, summary.run.selection
+    );
+    println!(
+        "drafts at threshold {:.2}: {} ({} withheld)",
+        summary.confidence_threshold, summary.drafted_tickets, summary.abstained_tickets
+    );
+    if agreement.eligible_tickets > 0 {
+        println!(
+            "article agreement over {} tickets: hit@1 {:.3}  hit@3 {:.3}  hit@5 {:.3}  MRR {:.3}",
+            agreement.eligible_tickets,
+            agreement.hit_at_1,
+            agreement.hit_at_3,
+            agreement.hit_at_5,
+            agreement.mrr
+        );
+    }
+    println!(
+        "reply similarity over {} tickets: cosine {:.3}  ROUGE-L {:.3}",
+        summary.similarity.compared_tickets,
+        summary.similarity.mean_cosine,
+        summary.similarity.mean_rouge_l_f1
+    );
+    if let Some(threshold) = summary.suggested_threshold.threshold {
+        println!(
+            "suggested threshold for precision {:.2}: {:.2} (coverage {:.2})",
+            summary.suggested_threshold.target_precision,
+            threshold,
+            summary.suggested_threshold.coverage.unwrap_or(0.0)
+        );
+    }
+    let issues = &summary.issues;
+    if !issues.ids_not_found.is_empty()
+        || !issues.no_agent_reply.is_empty()
+        || issues.empty_selection
+    {
+        println!(
+            "reported, not replayed: {} ids not in the bundle, {} tickets without an agent reply{}",
+            issues.ids_not_found.len(),
+            issues.no_agent_reply.len(),
+            if issues.empty_selection {
+                "; the selection is EMPTY"
+            } else {
+                ""
+            }
+        );
+    }
+    println!("report: {}", outcome.reports.report_html.display());
+    println!("summary: {}", outcome.reports.summary_json.display());
+    println!("tickets: {}", outcome.reports.tickets_csv.display());
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -109,6 +195,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         .unwrap_or_else(|| "never".into())
                 );
             }
+        }
+        Command::Simulate(args) => {
+            let selection = simulate_selection(&args, config.simulation.default_sample)?;
+            let outcome = run_simulation(
+                config,
+                SimulateArgs {
+                    bundle: args.bundle,
+                    out: args.out,
+                    selection,
+                    target_precision: args.target_precision,
+                    card_seed: args.seed,
+                },
+            )
+            .await?;
+            print_simulation(&outcome);
         }
         Command::CheckConfig => {
             let effective = deskdraft::commands::check_config::run_check_config(&config)

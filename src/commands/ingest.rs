@@ -32,9 +32,19 @@ pub async fn run_ingest(config: Config, args: IngestArgs) -> Result<IngestSummar
         );
     }
     let components = Components::open(config)?;
+    ingest_with(&components, bundle, extra_articles, args.skip_invalid).await
+}
+
+/// Index with already-open components (simulation builds its store this way).
+pub async fn ingest_with(
+    components: &Components,
+    bundle: Option<Bundle>,
+    extra_articles: Vec<crate::domain::Article>,
+    skip_invalid: bool,
+) -> Result<IngestSummary, CommandError> {
     let pipeline = components.ingest_pipeline()?;
     let invalid = InvalidLineCounter::default();
-    let articles = collect_articles(bundle.as_ref(), extra_articles, args.skip_invalid, &invalid)?;
+    let articles = collect_articles(bundle.as_ref(), extra_articles, skip_invalid, &invalid)?;
     let product_names = bundle
         .as_ref()
         .map(|b| b.meta.products.clone())
@@ -43,7 +53,7 @@ pub async fn run_ingest(config: Config, args: IngestArgs) -> Result<IngestSummar
         bundle,
         articles,
         product_names,
-        args.skip_invalid,
+        skip_invalid,
         invalid.clone(),
     )?;
     let progress = super::progress_bar(None, "ingest");

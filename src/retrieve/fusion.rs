@@ -7,8 +7,8 @@ use super::{ArticleCatalog, RetrievedSource};
 use crate::domain::SourceType;
 use crate::store::ScoredChunk;
 
-/// Weights of the article evidence. Defaults were chosen on the demo data and on the
-/// twitter-care development split; they are reported in every simulation summary.
+/// Weights of the article evidence (from `retrieval.*` in the configuration; reported in every
+/// simulation summary).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ArticleEvidence {
     /// Weight of a linking case at rank r: `case_weight / (rank_constant + r)`.
@@ -18,20 +18,18 @@ pub struct ArticleEvidence {
     pub rank_constant: f32,
     /// A case's vote also scales with its similarity, so a weak neighbour counts less.
     pub similarity_exponent: f32,
+    /// How many of the nearest cases vote.
+    pub cases_consulted: usize,
 }
 
 impl ArticleEvidence {
-    /// How many top cases vote for articles.
-    pub const CASES_CONSULTED: usize = 10;
-}
-
-impl Default for ArticleEvidence {
-    fn default() -> Self {
+    pub fn from_config(config: &crate::config::RetrievalConfig) -> Self {
         Self {
-            case_weight: 1.0,
-            direct_weight: 0.6,
-            rank_constant: 2.0,
-            similarity_exponent: 2.0,
+            case_weight: config.case_vote_weight,
+            direct_weight: config.direct_article_weight,
+            rank_constant: config.rank_constant,
+            similarity_exponent: config.similarity_exponent,
+            cases_consulted: config.cases_consulted,
         }
     }
 }
@@ -94,11 +92,7 @@ pub fn rank_articles(
             .or_insert_with(|| (0.0, article.clone()));
         entry.0 += weight;
     }
-    for (rank, case) in cases
-        .iter()
-        .take(ArticleEvidence::CASES_CONSULTED)
-        .enumerate()
-    {
+    for (rank, case) in cases.iter().take(evidence.cases_consulted).enumerate() {
         let similarity = case
             .similarity
             .clamp(0.0, 1.0)

@@ -205,13 +205,14 @@ impl Retriever {
         let article_chunks = results.pop().unwrap_or_default();
         let case_chunks = results.pop().unwrap_or_default();
         let mut cases = group_by_document(&case_chunks);
-        cases.truncate(self.config.max_cases.max(ArticleEvidence::CASES_CONSULTED));
+        let evidence = ArticleEvidence::from_config(&self.config);
+        cases.truncate(self.config.max_cases.max(evidence.cases_consulted));
         let direct_articles = group_by_document(&article_chunks);
         let articles = rank_articles(
             &cases,
             &direct_articles,
             &self.catalog,
-            &ArticleEvidence::default(),
+            &evidence,
             |article| {
                 request.as_of.is_none_or(|as_of| article.created_at < as_of)
                     && (!self.config.same_product

@@ -1,0 +1,246 @@
+//! Owns the simulation: a leak-free replay of historical tickets through the real drafting path,
+//! the metrics that say how good the drafts would have been, and the reports people read.
+//!
+//! The simulation never writes to a helpdesk. It reads a bundle; a live account is first
+//! snapshotted through [`crate::helpdesk::HelpdeskRead`], the read-only capability, which has no
+//! write methods at all (see [`history`]).
+
+pub mod history;
+pub mod metrics;
+pub mod model;
+pub mod replay;
+pub mod report;
+pub mod selection;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::app::Components;
+use crate::commands::ingest::ingest_with;
+use crate::config::Config;
+use crate::draft::Drafter;
+use crate::errors::CommandError;
+use crate::helpdesk::bundle::Bundle;
+use model::{RunDescription, SimulationSummary, TicketResult, Timings};
+use selection::{ReplaySelection, TicketIndexEntry, select_tickets};
+
+/// What to replay and where the reports go.
+#[derive(Debug, Clone)]
+pub struct SimulateArgs {
+    pub bundle: PathBuf,
+    pub out: PathBuf,
+    pub selection: ReplaySelection,
+    /// Overrides `simulation.target_precision`.
+    pub target_precision: Option<f32>,
+    /// Seed of the random sample of report cards.
+    pub card_seed: u64,
+}
+
+/// The outcome: aggregates, per-ticket rows and the written files.
+pub struct SimulationOutcome {
+    pub summary: SimulationSummary,
+    pub tickets: Vec<TicketResult>,
+    pub reports: report::ReportPaths,
+}
+
+/// Store folder for a bundle's simulation, so a simulation never mixes with production data.
+pub fn simulation_store_dir(config: &Config, bundle: &Bundle) -> PathBuf {
+    let name = bundle
+        .meta
+        .name
+        .clone()
+        .or_else(|| {
+            bundle
+                .dir()
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "bundle".to_string());
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    config.data_dir.join("simulate").join(safe)
+}
+
+pub async fn run_simulation(
+    config: Config,
+    args: SimulateArgs,
+) -> Result<SimulationOutcome, CommandError> {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    let bundle = Bundle::open(&args.bundle)?;
+    let checksums = bundle.checksums()?;
+    let target_precision = f64::from(
+        args.target_precision
+            .unwrap_or(config.simulation.target_precision),
+    );
+    let threshold = f64::from(config.drafting.confidence_threshold);
+
+    // History = everything in the bundle; the as-of filter keeps each draft leak-free.
+    let mut store_config = config.clone();
+    store_config.data_dir = simulation_store_dir(&config, &bundle);
+    let components = Components::open(store_config)?;
+    let ingest_started = Instant::now();
+    ingest_with(&components, Some(bundle.clone()), Vec::new(), false).await?;
+    let ingest_seconds = ingest_started.elapsed().as_secs_f64();
+
+    let mut entries = Vec::new();
+    for ticket in bundle.tickets()? {
+        entries.push(TicketIndexEntry::of(&ticket?));
+    }
+    let (ids, issues) = select_tickets(&entries, &args.selection);
+    drop(entries);
+    let tickets = replay::load_selected_tickets(&bundle, &ids)?;
+    let reference_articles = replay::reference_article_index(&bundle)?;
+
+    // Every ticket gets a candidate draft (threshold 0) so the whole risk-coverage curve can be
+    // computed; the configured threshold is applied when aggregating.
+    let mut drafting = config.drafting.clone();
+    drafting.confidence_threshold = 0.0;
+    let drafter = Drafter {
+        retriever: components.retriever().await?,
+        templates: Arc::new(crate::draft::PromptTemplates::load(&drafting.prompts_dir)?),
+        config: drafting,
+    };
+    let progress = crate::commands::progress_bar(Some(tickets.len() as u64), "replay");
+    let replay_started = Instant::now();
+    let mut replayed = Vec::with_capacity(tickets.len());
+    for ticket in &tickets {
+        replayed.push(replay::replay_ticket(&drafter, ticket, &reference_articles).await?);
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let cosines = replay::reply_cosines(components.embedder.as_ref(), &replayed).await?;
+    let replay_seconds = replay_started.elapsed().as_secs_f64();
+
+    let results: Vec<TicketResult> = replayed
+        .into_iter()
+        .zip(cosines)
+        .map(|(ticket, cosine)| {
+            let name = ticket
+                .product
+                .as_deref()
+                .and_then(|p| bundle.product_name(p))
+                .map(str::to_string);
+            replay::ticket_result(ticket, cosine, name)
+        })
+        .collect();
+
+    let summary = summarize(SummaryInputs {
+        config: &config,
+        components: &components,
+        bundle: &bundle,
+        selection: &args.selection,
+        checksums,
+        issues,
+        results: &results,
+        threshold,
+        target_precision,
+        timings: Timings {
+            started_at: Some(started_at),
+            wall_seconds: started.elapsed().as_secs_f64(),
+            ingest_seconds,
+            replay_seconds,
+            tickets_per_second: if replay_seconds > 0.0 {
+                results.len() as f64 / replay_seconds
+            } else {
+                0.0
+            },
+            retrieval_latency: metrics::latency_stats(
+                &results
+                    .iter()
+                    .map(|t| t.retrieval_millis)
+                    .collect::<Vec<_>>(),
+            ),
+            generation_latency: metrics::latency_stats(
+                &results
+                    .iter()
+                    .map(|t| t.generation_millis)
+                    .collect::<Vec<_>>(),
+            ),
+            total_latency: metrics::latency_stats(
+                &results
+                    .iter()
+                    .map(|t| t.retrieval_millis + t.generation_millis)
+                    .collect::<Vec<_>>(),
+            ),
+        },
+    });
+    let reports =
+        report::write_reports(&args.out, &summary, &results, args.card_seed).map_err(|e| {
+            CommandError::Io {
+                context: "writing the simulation report".to_string(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?;
+    Ok(SimulationOutcome {
+        summary,
+        tickets: results,
+        reports,
+    })
+}
+
+struct SummaryInputs<'a> {
+    config: &'a Config,
+    components: &'a Components,
+    bundle: &'a Bundle,
+    selection: &'a ReplaySelection,
+    checksums: std::collections::BTreeMap<String, String>,
+    issues: model::ReplayIssues,
+    results: &'a [TicketResult],
+    threshold: f64,
+    target_precision: f64,
+    timings: Timings,
+}
+
+fn summarize(inputs: SummaryInputs<'_>) -> SimulationSummary {
+    let results = inputs.results;
+    let curve = metrics::risk_coverage(results);
+    let drafted = results
+        .iter()
+        .filter(|t| {
+            t.verdict != model::Verdict::NoDraft && f64::from(t.confidence) >= inputs.threshold
+        })
+        .count();
+    SimulationSummary {
+        run: RunDescription {
+            deskdraft_version: env!("CARGO_PKG_VERSION").to_string(),
+            bundle: inputs.bundle.dir().display().to_string(),
+            bundle_name: inputs.bundle.meta.name.clone(),
+            input_checksums: inputs.checksums,
+            selection: inputs.selection.describe(),
+            seed: inputs.selection.seed(),
+            embedding_model: inputs.components.embedder.model_id().to_string(),
+            drafter: "retrieval-only".to_string(),
+            store: "qdrant-edge (embedded)".to_string(),
+            configuration: serde_json::to_value(inputs.config).unwrap_or_default(),
+            notes: vec![
+                "Leak-free: each draft uses only cases and articles created strictly before the replayed ticket, never the ticket's own thread, and sees only the customer's messages before the first public agent reply.".to_string(),
+                "BM25 term statistics (IDF) are computed over the whole store; no text of a later ticket can reach a draft.".to_string(),
+                "Every ticket gets a candidate draft; coverage at a threshold counts the drafts whose confidence reaches it.".to_string(),
+                format!("A draft is 'good' when a reference article is among its top 3 cited articles, or, when the real reply linked no known article, when its embedding cosine to the real first reply is at least {}.", model::GOOD_SIMILARITY),
+            ],
+        },
+        replayed_tickets: results.len(),
+        drafted_tickets: drafted,
+        abstained_tickets: results.len() - drafted,
+        confidence_threshold: metrics::round6(inputs.threshold),
+        issues: inputs.issues,
+        article_agreement: metrics::article_agreement(results.iter()),
+        similarity: metrics::reply_similarity(results.iter()),
+        suggested_threshold: metrics::suggest_threshold(&curve, inputs.target_precision),
+        risk_coverage: curve,
+        per_product: metrics::per_product(results, inputs.threshold),
+        total_prompt_tokens: None,
+        total_completion_tokens: None,
+        timings: inputs.timings,
+    }
+}
