@@ -1,21 +1,20 @@
-//! In-process dense embedder: sentence-transformers/all-MiniLM-L6-v2 run with candle on the CPU.
+//! In-process dense embedder: sentence-transformers/all-MiniLM-L6-v2 run on the CPU.
 //!
 //! Reproduces the sentence-transformers pipeline of that model: BERT tokenizer (truncated to 256
-//! tokens including `[CLS]`/`[SEP]`), BertModel in f32, mean pooling over the attention mask, L2
-//! normalisation. The model files come from `scripts/fetch-model.sh`.
+//! tokens including `[CLS]`/`[SEP]`), the BERT encoder in f32 (our own forward pass in
+//! [`super::bert_forward`]), mean pooling over the real tokens, L2 normalisation. The model files
+//! come from `scripts/fetch-model.sh`.
 //!
-//! For speed, a call's texts are sorted by token length and cut into sub-batches that keep
-//! padding low (see [`plan_sub_batches`]); results are returned in the input order.
+//! A call's texts are sorted by token length and cut into sub-batches (see [`plan_sub_batches`])
+//! that bound the working memory; results are returned in the input order.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
+use super::bert_forward::{BertDims, BertEncoder};
 use super::{DenseEmbedder, EmbedError};
 
 /// Identifier recorded with collections built by this embedder.
@@ -39,8 +38,7 @@ pub struct LocalMiniLmEmbedder {
 }
 
 struct Inner {
-    model: BertModel,
-    device: Device,
+    model: BertEncoder,
     /// Truncates to [`MAX_SEQ_LEN`] tokens; never pads (padding is done per sub-batch here).
     encoder: Tokenizer,
     /// Same tokenizer with padding and truncation disabled, for sizing chunks.
@@ -72,7 +70,7 @@ impl LocalMiniLmEmbedder {
 
         let config_text = std::fs::read_to_string(model_dir.join(CONFIG_FILE))
             .map_err(|e| invalid(format!("cannot read {CONFIG_FILE}: {e}")))?;
-        let config: BertConfig = serde_json::from_str(&config_text)
+        let config: BertDims = serde_json::from_str(&config_text)
             .map_err(|e| invalid(format!("{CONFIG_FILE} is not a BERT config: {e}")))?;
         if config.hidden_size != DIMENSIONS {
             return Err(invalid(format!(
@@ -104,11 +102,9 @@ impl LocalMiniLmEmbedder {
             }))
             .map_err(|e| invalid(format!("cannot set tokenizer truncation: {e}")))?;
 
-        let device = Device::Cpu;
-        let weights = candle_core::safetensors::load(model_dir.join(WEIGHTS_FILE), &device)
+        let weights = std::fs::read(model_dir.join(WEIGHTS_FILE))
             .map_err(|e| invalid(format!("cannot read {WEIGHTS_FILE}: {e}")))?;
-        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
-        let model = BertModel::load(vb, &config).map_err(|e| {
+        let model = BertEncoder::from_safetensors(&weights, config).map_err(|e| {
             invalid(format!(
                 "{WEIGHTS_FILE} does not hold a matching BERT model: {e}"
             ))
@@ -117,7 +113,6 @@ impl LocalMiniLmEmbedder {
         Ok(Self {
             inner: Arc::new(Inner {
                 model,
-                device,
                 encoder,
                 plain: Arc::new(plain),
             }),
@@ -173,7 +168,8 @@ impl Inner {
             .map_err(|e| EmbedError::Inference(format!("tokenization failed: {e}")))?;
         let ids: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
 
-        // Shortest first, so that each sub-batch pads to a length close to its members'.
+        // Shortest first: sub-batches then hold similar lengths, which splits them evenly
+        // across threads in the forward pass.
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let lengths: Vec<usize> = order.iter().map(|&i| ids[i].len()).collect();
@@ -190,90 +186,37 @@ impl Inner {
         Ok(out)
     }
 
-    /// Runs one padded sub-batch through BERT; returns mean-pooled, L2-normalised vectors.
+    /// Runs one sub-batch through BERT; returns mean-pooled, L2-normalised vectors.
     fn forward_pooled(&self, batch: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let n = batch.len();
-        let seq_len = batch.iter().map(|ids| ids.len()).max().unwrap_or(0).max(1);
-        let mut input_ids = vec![0u32; n * seq_len];
-        let mut mask = vec![0u8; n * seq_len];
-        for (row, ids) in batch.iter().enumerate() {
-            input_ids[row * seq_len..row * seq_len + ids.len()].copy_from_slice(ids);
-            mask[row * seq_len..row * seq_len + ids.len()].fill(1);
-        }
-        let infer = |e: candle_core::Error| EmbedError::Inference(e.to_string());
-        let input_ids = Tensor::from_vec(input_ids, (n, seq_len), &self.device).map_err(infer)?;
-        let token_type_ids = input_ids.zeros_like().map_err(infer)?;
-        // A mask is only needed when some row is padded.
-        let needs_mask = batch.iter().any(|ids| ids.len() != seq_len);
-        let mask = if needs_mask {
-            Some(Tensor::from_vec(mask, (n, seq_len), &self.device).map_err(infer)?)
-        } else {
-            None
-        };
-        let hidden = self
-            .model
-            .forward(&input_ids, &token_type_ids, mask.as_ref())
-            .map_err(infer)?;
-        let hidden: Vec<f32> = hidden
-            .flatten_all()
-            .and_then(|t| t.to_vec1())
-            .map_err(infer)?;
-
-        // Mean pooling over the real tokens (right padding: they are each row's prefix), then L2.
-        let dims = DIMENSIONS;
-        let mut vectors = Vec::with_capacity(n);
-        for (row, ids) in batch.iter().enumerate() {
-            let tokens = ids.len().max(1);
-            let start = row * seq_len * dims;
-            let mut acc = vec![0f32; dims];
-            for token in hidden[start..start + tokens * dims].chunks_exact(dims) {
-                for (a, x) in acc.iter_mut().zip(token) {
-                    *a += x;
-                }
-            }
-            let scale = 1.0 / tokens as f32;
-            acc.iter_mut().for_each(|a| *a *= scale);
-            let norm = acc.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            acc.iter_mut().for_each(|a| *a /= norm);
-            vectors.push(acc);
-        }
-        Ok(vectors)
+        self.model
+            .embed(batch, rayon::current_num_threads())
+            .map_err(EmbedError::Inference)
     }
 }
 
-/// Fixed cost of one forward pass, in "token" units of the cost model below.
-const SUB_BATCH_OVERHEAD: usize = 24;
+/// Most tokens one sub-batch may hold. The forward pass needs ~15 KiB of scratch per token, so
+/// this bounds a call's working memory to ~60 MiB; a sub-batch this size already keeps both
+/// cores' matrix products efficient.
+const MAX_SUB_BATCH_TOKENS: usize = 4096;
 
-/// Splits length-sorted (ascending) sequences into contiguous sub-batches of at most `max_rows`
-/// rows, minimising an estimated cost: per sub-batch a fixed overhead plus, per padded token, a
-/// linear term and an attention term that grows with the padded length.
+/// Cuts length-sorted sequences into contiguous sub-batches of at most `max_rows` rows and
+/// [`MAX_SUB_BATCH_TOKENS`] tokens (a longer single sequence gets a sub-batch of its own).
+///
+/// The forward pass packs sequences without padding, so unlike a padded batch there is nothing
+/// to gain from cutting more often: fewer, larger sub-batches keep the matrix products large.
 fn plan_sub_batches(lengths: &[usize], max_rows: usize) -> Vec<std::ops::Range<usize>> {
-    let n = lengths.len();
-    let cost = |rows: usize, len: usize| -> f64 {
-        let padded = (rows * len) as f64;
-        SUB_BATCH_OVERHEAD as f64 + padded * (1.0 + len as f64 / 1024.0)
-    };
-    // best[j] = cheapest plan for the first j sequences; cut[j] = start of its last sub-batch.
-    let mut best = vec![f64::INFINITY; n + 1];
-    let mut cut = vec![0usize; n + 1];
-    best[0] = 0.0;
-    for j in 1..=n {
-        let len = lengths[j - 1].max(1);
-        for i in j.saturating_sub(max_rows)..j {
-            let c = best[i] + cost(j - i, len);
-            if c < best[j] {
-                best[j] = c;
-                cut[j] = i;
-            }
-        }
-    }
     let mut ranges = Vec::new();
-    let mut j = n;
-    while j > 0 {
-        ranges.push(cut[j]..j);
-        j = cut[j];
+    let (mut start, mut tokens) = (0, 0);
+    for (i, &len) in lengths.iter().enumerate() {
+        if i > start && (i - start == max_rows || tokens + len > MAX_SUB_BATCH_TOKENS) {
+            ranges.push(start..i);
+            (start, tokens) = (i, 0);
+        }
+        tokens += len;
     }
-    ranges.reverse();
+    if start < lengths.len() {
+        ranges.push(start..lengths.len());
+    }
     ranges
 }
 
@@ -325,10 +268,19 @@ mod tests {
     }
 
     #[test]
-    fn plan_splits_very_different_lengths() {
+    fn plan_keeps_packed_sub_batches_large() {
+        // Mixed lengths need no split: the forward pass does not pad.
         let mut lengths = vec![10; 30];
         lengths.extend([256; 2]);
-        let plan = plan_sub_batches(&lengths, 64);
-        assert_eq!(plan, vec![0..30, 30..32]);
+        assert_eq!(plan_sub_batches(&lengths, 64), vec![0..32]);
+        assert_eq!(
+            plan_sub_batches(&[30; 130], 64),
+            vec![0..64, 64..128, 128..130]
+        );
+        // The token budget splits long sequences: 16 x 256 = 4096 tokens per sub-batch.
+        assert_eq!(
+            plan_sub_batches(&[256; 40], 64),
+            vec![0..16, 16..32, 32..40]
+        );
     }
 }

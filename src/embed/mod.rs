@@ -1,6 +1,7 @@
 //! Owns turning text into vectors: the dense [`DenseEmbedder`] seam (local MiniLM in-process, or an
 //! OpenAI-compatible endpoint) and the sparse BM25 encoder.
 
+mod bert_forward;
 mod bm25;
 pub mod local;
 

@@ -20,6 +20,8 @@ pub struct ArticleEvidence {
     pub similarity_exponent: f32,
     /// How many of the nearest cases vote.
     pub cases_consulted: usize,
+    /// Weight of `ln(1 + times the article resolved an earlier case)`.
+    pub popularity_weight: f32,
 }
 
 impl ArticleEvidence {
@@ -30,6 +32,7 @@ impl ArticleEvidence {
             rank_constant: config.rank_constant,
             similarity_exponent: config.similarity_exponent,
             cases_consulted: config.cases_consulted,
+            popularity_weight: config.popularity_weight,
         }
     }
 }
@@ -82,6 +85,7 @@ pub fn rank_articles(
     direct: &[RetrievedSource],
     catalog: &ArticleCatalog,
     evidence: &ArticleEvidence,
+    times_linked: impl Fn(i64) -> usize,
     eligible: impl Fn(&RetrievedSource) -> bool,
 ) -> Vec<RetrievedSource> {
     let mut scored: HashMap<i64, (f32, RetrievedSource)> = HashMap::new();
@@ -116,6 +120,13 @@ pub fn rank_articles(
             entry.0 += weight;
             entry.1.supporting_cases += 1;
             entry.1.similarity = entry.1.similarity.max(case.similarity * 0.9);
+        }
+    }
+    // Popularity prior: among candidates, an article that resolved many earlier cases is more
+    // likely right. Counted only before the as-of time, so replays stay leak-free.
+    if evidence.popularity_weight > 0.0 {
+        for (id, entry) in scored.iter_mut() {
+            entry.0 += evidence.popularity_weight * (1.0 + times_linked(*id) as f32).ln();
         }
     }
     let mut ranked: Vec<RetrievedSource> = scored

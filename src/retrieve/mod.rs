@@ -90,6 +90,8 @@ pub struct RetrievalResult {
 #[derive(Debug, Clone, Default)]
 pub struct ArticleCatalog {
     articles: HashMap<i64, RetrievedSource>,
+    /// When each article was linked by a resolved case (sorted), for a leak-free popularity prior.
+    link_times: HashMap<i64, Vec<DateTime<Utc>>>,
 }
 
 impl ArticleCatalog {
@@ -119,7 +121,36 @@ impl ArticleCatalog {
                 },
             );
         }
-        Ok(Self { articles })
+        let mut link_times: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
+        for (_, payload) in store.scroll_payloads(SourceType::Case).await? {
+            if payload.chunk_number != 0 {
+                continue;
+            }
+            for article_id in &payload.linked_article_ids {
+                link_times
+                    .entry(*article_id)
+                    .or_default()
+                    .push(payload.created_at);
+            }
+        }
+        for times in link_times.values_mut() {
+            times.sort_unstable();
+        }
+        Ok(Self {
+            articles,
+            link_times,
+        })
+    }
+
+    /// How many resolved cases created before `as_of` linked this article (all, without `as_of`).
+    pub fn times_linked_before(&self, article_id: i64, as_of: Option<DateTime<Utc>>) -> usize {
+        let Some(times) = self.link_times.get(&article_id) else {
+            return 0;
+        };
+        match as_of {
+            Some(as_of) => times.partition_point(|t| *t < as_of),
+            None => times.len(),
+        }
     }
 
     pub fn get(&self, id: i64) -> Option<&RetrievedSource> {
@@ -213,6 +244,7 @@ impl Retriever {
             &direct_articles,
             &self.catalog,
             &evidence,
+            |article_id| self.catalog.times_linked_before(article_id, request.as_of),
             |article| {
                 request.as_of.is_none_or(|as_of| article.created_at < as_of)
                     && (!self.config.same_product

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use qdrant_edge::{
     Condition, CreateIndex, DateTimeWrapper, Distance, EdgeConfig, EdgeShard,
-    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter, Fusion,
+    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter,
     JsonPath, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest, Range,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
     ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants, Vector,
     VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 use super::{
     ChunkPayload, DENSE_VECTOR_NAME, HybridQuery, QueryFilter, SPARSE_VECTOR_NAME, ScoredChunk,
-    StoreError, StoreStats, StoredPoint, VectorStore, sort_deterministically,
+    StoreError, StoreStats, StoredPoint, VectorStore, normalized, reciprocal_rank_fusion,
+    sort_deterministically,
 };
 use crate::domain::{DocumentKey, SourceType};
 
@@ -310,57 +311,73 @@ impl VectorStore for EdgeVectorStore {
     async fn hybrid_query(&self, query: HybridQuery) -> Result<Vec<ScoredChunk>, StoreError> {
         self.blocking(move |shard| {
             let filter = to_qdrant_filter(&query.filter);
-            let mut prefetches = vec![Prefetch {
-                prefetches: vec![],
-                query: nearest(VectorInternal::from(query.dense.clone()), DENSE_VECTOR_NAME),
-                limit: query.prefetch_limit,
-                params: None,
-                filter: filter.clone(),
-                score_threshold: None,
-            }];
-            // An empty sparse query (only stopwords) would match nothing and error on some versions.
+            // Cosine needs a unit query; remote embedders may not normalise.
+            let dense_query = normalized(&query.dense);
+            let search = |scoring: Option<ScoringQuery>| {
+                shard
+                    .query(QueryRequest {
+                        prefetches: vec![],
+                        query: scoring,
+                        filter: filter.clone(),
+                        score_threshold: None,
+                        limit: query.prefetch_limit,
+                        offset: 0,
+                        params: None,
+                        with_vector: WithVector::Selector(vec![DENSE_VECTOR_NAME.to_string()]),
+                        with_payload: WithPayloadInterface::Bool(true),
+                    })
+                    .map_err(operation_error)
+            };
+            let mut ranked_lists = vec![search(nearest(
+                VectorInternal::from(dense_query.clone()),
+                DENSE_VECTOR_NAME,
+            ))?];
+            // An empty sparse query (only stopwords) would match nothing.
             if !query.sparse_indices.is_empty() {
                 let sparse =
                     SparseVector::new(query.sparse_indices.clone(), query.sparse_values.clone())
                         .map_err(operation_error)?;
-                prefetches.push(Prefetch {
-                    prefetches: vec![],
-                    query: nearest(VectorInternal::from(sparse), SPARSE_VECTOR_NAME),
-                    limit: query.prefetch_limit,
-                    params: None,
-                    filter: filter.clone(),
-                    score_threshold: None,
-                });
+                ranked_lists.push(search(nearest(
+                    VectorInternal::from(sparse),
+                    SPARSE_VECTOR_NAME,
+                ))?);
             }
-            let request = QueryRequest {
-                prefetches,
-                query: Some(ScoringQuery::Fusion(Fusion::Rrf {
-                    k: RRF_K,
-                    weights: None,
-                })),
-                filter: None,
-                score_threshold: None,
-                limit: query.limit,
-                offset: 0,
-                params: None,
-                with_vector: WithVector::Selector(vec![DENSE_VECTOR_NAME.to_string()]),
-                with_payload: WithPayloadInterface::Bool(true),
-            };
-            let points = shard.query(request).map_err(operation_error)?;
-            let mut chunks = Vec::with_capacity(points.len());
-            for point in points {
-                let payload = decode_payload(&point.id, point.payload)?;
-                let dense_similarity = dense_of(point.vector)
-                    .map(|v| crate::embed::cosine(&query.dense, &v))
-                    .unwrap_or(0.0);
-                chunks.push(ScoredChunk {
-                    id: point_uuid(&point.id),
-                    score: point.score,
-                    dense_similarity,
-                    payload,
-                });
+            // Fusion runs here rather than in the engine: the engine ranks equal scores by its
+            // internal order and cuts to `limit` before our tie-break could apply, so equal
+            // inputs could give different outputs.
+            let mut points: HashMap<Uuid, (ChunkPayload, f32)> = HashMap::new();
+            let mut lists = Vec::with_capacity(ranked_lists.len());
+            for hits in ranked_lists {
+                let mut list = Vec::with_capacity(hits.len());
+                for hit in hits {
+                    let id = point_uuid(&hit.id);
+                    list.push((id, hit.score));
+                    if let std::collections::hash_map::Entry::Vacant(slot) = points.entry(id) {
+                        let payload = decode_payload(&hit.id, hit.payload)?;
+                        let similarity = dense_of(hit.vector)
+                            .map(|v| crate::embed::cosine(&dense_query, &normalized(&v)))
+                            .unwrap_or(0.0);
+                        slot.insert((payload, similarity));
+                    }
+                }
+                lists.push(list);
             }
+            let fused = reciprocal_rank_fusion(&lists, RRF_K as f32);
+            let mut chunks: Vec<ScoredChunk> = fused
+                .into_iter()
+                .filter_map(|(id, score)| {
+                    points
+                        .remove(&id)
+                        .map(|(payload, dense_similarity)| ScoredChunk {
+                            id,
+                            score,
+                            dense_similarity,
+                            payload,
+                        })
+                })
+                .collect();
             sort_deterministically(&mut chunks);
+            chunks.truncate(query.limit);
             Ok(chunks)
         })
         .await

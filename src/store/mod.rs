@@ -179,3 +179,77 @@ pub fn sort_deterministically(chunks: &mut [ScoredChunk]) {
             .then_with(|| a.id.cmp(&b.id))
     });
 }
+
+/// Reciprocal rank fusion of ranked `(id, score)` lists: `sum(1 / (k + rank))`, ranks 1-based.
+/// Equal scores in a list share a rank (competition ranking), so identical points get identical
+/// fused scores and the final (score desc, id asc) order is decided by id alone.
+pub fn reciprocal_rank_fusion(lists: &[Vec<(Uuid, f32)>], k: f32) -> Vec<(Uuid, f32)> {
+    let mut fused: std::collections::HashMap<Uuid, f32> = std::collections::HashMap::new();
+    for list in lists {
+        let mut sorted = list.clone();
+        sorted.sort_by(|a, b| {
+            b.1.partial_cmp(&a.1)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let mut rank = 0usize;
+        let mut previous: Option<f32> = None;
+        for (position, (id, score)) in sorted.iter().enumerate() {
+            if previous != Some(*score) {
+                rank = position + 1;
+                previous = Some(*score);
+            }
+            *fused.entry(*id).or_insert(0.0) += 1.0 / (k + rank as f32);
+        }
+    }
+    let mut fused: Vec<(Uuid, f32)> = fused.into_iter().collect();
+    fused.sort_by(|a, b| {
+        b.1.partial_cmp(&a.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    fused
+}
+
+/// The vector scaled to unit length (unchanged when it is all zeros).
+pub fn normalized(vector: &[f32]) -> Vec<f32> {
+    let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm == 0.0 {
+        vector.to_vec()
+    } else {
+        vector.iter().map(|x| x / norm).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fusion_gives_ties_one_rank_and_orders_them_by_id() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        let c = Uuid::from_u128(3);
+        let fused = reciprocal_rank_fusion(&[vec![(b, 0.9), (a, 0.9), (c, 0.5)]], 60.0);
+        assert_eq!(fused[0], (a, 1.0 / 61.0));
+        assert_eq!(fused[1], (b, 1.0 / 61.0));
+        // Competition ranking: after two at rank 1 comes rank 3.
+        assert_eq!(fused[2], (c, 1.0 / 63.0));
+    }
+
+    #[test]
+    fn fusion_sums_over_lists() {
+        let a = Uuid::from_u128(1);
+        let b = Uuid::from_u128(2);
+        let fused = reciprocal_rank_fusion(&[vec![(a, 1.0), (b, 0.5)], vec![(b, 3.0)]], 1.0);
+        assert_eq!(fused[0].0, b);
+        assert!((fused[0].1 - (1.0 / 3.0 + 1.0 / 2.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn normalising_gives_unit_length() {
+        let unit = normalized(&[3.0, 4.0]);
+        assert!((unit[0] - 0.6).abs() < 1e-6 && (unit[1] - 0.8).abs() < 1e-6);
+        assert_eq!(normalized(&[0.0, 0.0]), vec![0.0, 0.0]);
+    }
+}

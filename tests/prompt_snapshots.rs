@@ -1,0 +1,173 @@
+//! Snapshot tests of the editable templates in `prompts/` as the drafter renders them.
+//!
+//! When a template is edited on purpose, review and accept the new output with
+//! `cargo insta review` (or `INSTA_UPDATE=always cargo test --test prompt_snapshots`); in CI (`CI`
+//! set) a mismatch fails.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use chrono::{TimeZone, Utc};
+use deskdraft::draft::{CitedSource, PromptTemplates};
+use minijinja::context;
+
+fn templates() -> &'static PromptTemplates {
+    static TEMPLATES: OnceLock<PromptTemplates> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        PromptTemplates::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prompts"))
+            .expect("the repository's prompts load")
+    })
+}
+
+const ANSWER_EN: &str = "I've checked your account and we only took one payment of €19.00.\n\
+The second amount is a temporary authorisation by your bank and will disappear by itself.";
+const ANSWER_FR: &str = "J'ai vérifié votre compte : nous n'avons prélevé qu'un seul paiement de 19,00 €.\n\
+Le second montant est une autorisation temporaire de votre banque.";
+const ANSWER_ES: &str = "He revisado su cuenta y solo hemos cobrado un pago de 19,00 €.\n\
+El segundo importe es una autorización temporal de su banco.";
+
+fn articles() -> Vec<minijinja::Value> {
+    vec![
+        context! {
+            title => "I was charged twice - what happened?",
+            url => "https://support.kettleby.example/support/solutions/articles/104-i-was-charged-twice-what-happened",
+        },
+        context! {
+            title => "Refunds: how long they take and where they go",
+            url => "https://support.kettleby.example/support/solutions/articles/105-refunds-how-long-they-take-and-where-they-go",
+        },
+    ]
+}
+
+fn render_draft(
+    language: &str,
+    customer_name: &str,
+    answer: &str,
+    articles: Vec<minijinja::Value>,
+) -> String {
+    let templates = templates();
+    templates
+        .render(
+            "retrieval_only.j2",
+            context! {
+                language => language,
+                customer_name => customer_name,
+                answer => answer,
+                articles => articles,
+                signoff => &templates.tone.signoff,
+            },
+        )
+        .expect("retrieval_only.j2 renders")
+}
+
+#[test]
+fn retrieval_only_en_with_articles() {
+    insta::assert_snapshot!(render_draft("en", "Laura", ANSWER_EN, articles()));
+}
+
+#[test]
+fn retrieval_only_en_without_articles_or_name() {
+    insta::assert_snapshot!(render_draft("en", "", ANSWER_EN, vec![]));
+}
+
+#[test]
+fn retrieval_only_fr_with_articles() {
+    insta::assert_snapshot!(render_draft("fr", "Camille", ANSWER_FR, articles()));
+}
+
+#[test]
+fn retrieval_only_fr_without_articles() {
+    insta::assert_snapshot!(render_draft("fr", "", ANSWER_FR, vec![]));
+}
+
+#[test]
+fn retrieval_only_es_with_articles() {
+    insta::assert_snapshot!(render_draft("es", "Lucía", ANSWER_ES, articles()));
+}
+
+#[test]
+fn retrieval_only_es_without_articles() {
+    insta::assert_snapshot!(render_draft("es", "", ANSWER_ES, vec![]));
+}
+
+#[test]
+fn retrieval_only_unknown_language_falls_back_to_english() {
+    let rendered = render_draft("nl", "", ANSWER_EN, vec![]);
+    assert_eq!(rendered, render_draft("en", "", ANSWER_EN, vec![]));
+}
+
+#[test]
+fn the_signoff_comes_from_tone_toml() {
+    let signoff = &templates().tone.signoff;
+    assert!(!signoff.is_empty());
+    for language in ["en", "fr", "es"] {
+        let rendered = render_draft(language, "", ANSWER_EN, vec![]);
+        assert!(rendered.ends_with(signoff.as_str()), "{rendered}");
+    }
+}
+
+fn source(key: &str, title: &str, url: Option<&str>, age_days: Option<i64>) -> CitedSource {
+    CitedSource {
+        key: key.to_string(),
+        title: title.to_string(),
+        url: url.map(str::to_string),
+        similarity: 0.61,
+        created_at: Utc.with_ymd_and_hms(2025, 1, 10, 18, 14, 58).unwrap(),
+        age_days,
+    }
+}
+
+fn render_abstain(reason: &str, confidence: f32, sources: &[CitedSource]) -> String {
+    templates()
+        .render(
+            "abstain.j2",
+            context! { reason => reason, confidence => confidence, sources => sources },
+        )
+        .expect("abstain.j2 renders")
+}
+
+#[test]
+fn abstain_with_sources_including_an_undated_one() {
+    let sources = vec![
+        source(
+            "case:1002",
+            "Charged twice for first Tea Club box?",
+            None,
+            Some(686),
+        ),
+        source(
+            "article:104",
+            "I was charged twice - what happened?",
+            Some(
+                "https://support.kettleby.example/support/solutions/articles/104-i-was-charged-twice-what-happened",
+            ),
+            Some(0),
+        ),
+        source(
+            "article:-123456789",
+            "Brew One error codes and light ring colours",
+            Some("https://kettleby.example/guides/error-codes"),
+            None,
+        ),
+    ];
+    insta::assert_snapshot!(render_abstain(
+        "the closest past cases are not similar enough to reuse an answer",
+        0.2663,
+        &sources
+    ));
+}
+
+#[test]
+fn abstain_without_sources() {
+    insta::assert_snapshot!(render_abstain("no similar past case was found", 0.0, &[]));
+}
+
+#[test]
+fn drafts_are_plain_text_never_html_escaped() {
+    let answer = "Use the \"Reset\" button & hold <K> for 5 s; it's fine.";
+    let rendered = render_draft("en", "Zoë & Jo", answer, vec![]);
+    assert!(rendered.contains(answer), "{rendered}");
+    assert!(rendered.starts_with("Hi Zoë & Jo,"), "{rendered}");
+    let abstained = render_abstain("closest case is about \"E2\" & <E3>", 0.1, &[]);
+    assert!(abstained.contains("\"E2\" & <E3>"), "{abstained}");
+}
