@@ -58,6 +58,7 @@ pub fn retrieval_confidence(retrieval: &RetrievalResult) -> f32 {
 fn choose_case<'a>(
     cases: &'a [RetrievedSource],
     customer_language: Option<&str>,
+    top_article: Option<i64>,
 ) -> Option<&'a RetrievedSource> {
     let with_answer: Vec<&RetrievedSource> = cases
         .iter()
@@ -68,13 +69,32 @@ fn choose_case<'a>(
         })
         .collect();
     let best = *with_answer.first()?;
+    // Near-ties only: a reused answer must stay about the same problem as the best match.
+    let close = |c: &&&RetrievedSource| c.similarity >= best.similarity - 0.12;
+    let same_language = |c: &&&RetrievedSource| {
+        customer_language.is_none_or(|language| c.language.as_deref() == Some(language))
+    };
+    // Prefer an answer that agrees with the best-ranked article (the article evidence combines
+    // several cases), then one in the customer's language.
+    if let Some(article) = top_article
+        && let Some(agreeing) = with_answer
+            .iter()
+            .take(5)
+            .filter(close)
+            .filter(same_language)
+            .find(|c| c.linked_article_ids.contains(&article))
+    {
+        return Some(agreeing);
+    }
     if let Some(language) = customer_language
         && best.language.as_deref() != Some(language)
-        && let Some(same_language) = with_answer.iter().take(5).find(|c| {
-            c.language.as_deref() == Some(language) && c.similarity >= best.similarity - 0.12
-        })
+        && let Some(same) = with_answer
+            .iter()
+            .take(5)
+            .filter(close)
+            .find(|c| c.language.as_deref() == Some(language))
     {
-        return Some(same_language);
+        return Some(same);
     }
     Some(best)
 }
@@ -101,7 +121,12 @@ pub fn compose_retrieval_only(
     now: DateTime<Utc>,
 ) -> Result<Draft, TemplateError> {
     let mut confidence = retrieval_confidence(&retrieval);
-    let chosen = choose_case(&retrieval.cases, customer_language.as_deref()).cloned();
+    let chosen = choose_case(
+        &retrieval.cases,
+        customer_language.as_deref(),
+        retrieval.articles.first().map(|a| a.id),
+    )
+    .cloned();
     let mut flags = Vec::new();
     if let Some(case) = &chosen
         && let (Some(customer), Some(reused)) =
@@ -114,25 +139,9 @@ pub fn compose_retrieval_only(
                     "the reused answer is in '{reused}' but the customer wrote in '{customer}': translate before sending"
                 ));
     }
-    let cited_article_ids: Vec<i64> = {
-        // Articles the reused answer itself links come first: the draft sends the customer there.
-        let mut ids: Vec<i64> = chosen
-            .as_ref()
-            .map(|case| {
-                case.linked_article_ids
-                    .iter()
-                    .copied()
-                    .filter(|id| retrieval.articles.iter().any(|a| a.id == *id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for article in &retrieval.articles {
-            if !ids.contains(&article.id) {
-                ids.push(article.id);
-            }
-        }
-        ids
-    };
+    // Cited articles in the fused ranking's order: it weighs every similar case, the articles'
+    // own hits and their track record, which beats trusting the single reused answer.
+    let cited_article_ids: Vec<i64> = retrieval.articles.iter().map(|a| a.id).collect();
     let ordered_articles: Vec<&RetrievedSource> = cited_article_ids
         .iter()
         .filter_map(|id| retrieval.articles.iter().find(|a| a.id == *id))
