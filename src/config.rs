@@ -78,7 +78,7 @@ pub struct RetrievalConfig {
     /// Article ranking: how many nearest cases vote. Default 20.
     pub cases_consulted: usize,
     /// Article ranking: weight of the popularity prior `ln(1 + earlier cases it resolved)`.
-    /// Default 0.02.
+    /// Default 0.05.
     pub popularity_weight: f32,
 }
 
@@ -146,7 +146,7 @@ impl Default for RetrievalConfig {
             rank_constant: 2.0,
             similarity_exponent: 2.0,
             cases_consulted: 20,
-            popularity_weight: 0.02,
+            popularity_weight: 0.05,
         }
     }
 }
