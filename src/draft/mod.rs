@@ -39,6 +39,16 @@ pub enum DraftKind {
     Abstained,
 }
 
+impl DraftKind {
+    /// The serialised name (`retrieval_only`, `abstained`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RetrievalOnly => "retrieval_only",
+            Self::Abstained => "abstained",
+        }
+    }
+}
+
 /// A source the draft cites, in the order shown to the agent.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CitedSource {
@@ -145,5 +155,17 @@ pub(crate) fn cite(source: &RetrievedSource, now: DateTime<Utc>) -> CitedSource 
         similarity: source.similarity,
         created_at: source.created_at,
         age_days: (source.created_at > DateTime::<Utc>::UNIX_EPOCH).then(|| source.age_days(now)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_match_their_serialised_form() {
+        for kind in [DraftKind::RetrievalOnly, DraftKind::Abstained] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
     }
 }

@@ -153,10 +153,7 @@ pub fn ticket_result(
         product: replayed.product.clone(),
         product_name,
         created_at: replayed.created_at,
-        kind: serde_json::to_value(draft.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default(),
+        kind: draft.kind.as_str().to_string(),
         confidence: (draft.confidence * 1e4).round() / 1e4,
         customer_language: draft.customer_language.clone(),
         draft_language,

@@ -42,6 +42,22 @@ fn open(id: &str, height: f64, title: &str, desc: &str) -> String {
     )
 }
 
+/// Colour swatches with their names in one row at the top of a chart, starting at `x`.
+fn write_legend<'a>(svg: &mut String, x: f64, entries: impl Iterator<Item = (&'a str, &'a str)>) {
+    let mut lx = x;
+    for (color, name) in entries {
+        let _ = write!(
+            svg,
+            "<rect x=\"{lx:.1}\" y=\"4\" width=\"12\" height=\"12\" rx=\"2\" fill=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"14\" fill=\"#24292f\">{}</text>",
+            esc(color),
+            lx + 16.0,
+            esc(name)
+        );
+        lx += 30.0 + 7.0 * name.chars().count() as f64;
+    }
+}
+
 fn finite(value: f64) -> Option<f64> {
     value.is_finite().then_some(value)
 }
@@ -152,18 +168,7 @@ pub fn line_chart(
         }
     }
     // Legend above the plot, left-aligned; marker labels sit just above the plot on the right.
-    let mut lx = left;
-    for s in series {
-        let _ = write!(
-            svg,
-            "<rect x=\"{lx:.1}\" y=\"4\" width=\"12\" height=\"12\" rx=\"2\" fill=\"{}\"/>\
-             <text x=\"{:.1}\" y=\"14\" fill=\"#24292f\">{}</text>",
-            esc(s.color),
-            lx + 16.0,
-            esc(s.name)
-        );
-        lx += 30.0 + 7.0 * s.name.chars().count() as f64;
-    }
+    write_legend(&mut svg, left, series.iter().map(|s| (s.color, s.name)));
     svg.push_str("</svg>");
     svg
 }
@@ -211,18 +216,7 @@ pub fn hbar_chart(
             ["0", "0.25", "0.5", "0.75", "1"][step]
         );
     }
-    let mut lx = 4.0;
-    for s in series {
-        let _ = write!(
-            svg,
-            "<rect x=\"{lx:.1}\" y=\"4\" width=\"12\" height=\"12\" rx=\"2\" fill=\"{}\"/>\
-             <text x=\"{:.1}\" y=\"14\" fill=\"#24292f\">{}</text>",
-            esc(s.color),
-            lx + 16.0,
-            esc(s.name)
-        );
-        lx += 30.0 + 7.0 * s.name.chars().count() as f64;
-    }
+    write_legend(&mut svg, 4.0, series.iter().map(|s| (s.color, s.name)));
     for (g, group) in groups.iter().enumerate() {
         let y0 = top + group_h * g as f64;
         let mid = y0 + bar_h * series.len() as f64 / 2.0;
