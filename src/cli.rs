@@ -44,12 +44,32 @@ pub enum Command {
     },
     /// Replay past tickets leak-free and report how good the drafts would have been.
     Simulate(SimulateCommand),
+    /// Write a bundle of the Freshdesk account (for simulations on a frozen snapshot); resumable.
+    Export(ExportCommand),
     /// Validate configuration, templates and the model folder, then print the effective config.
     CheckConfig,
 }
 
 #[derive(Debug, Args)]
+pub struct ExportCommand {
+    /// Export the account configured in `[freshdesk]` (the only source for now).
+    #[arg(long, required = true)]
+    pub freshdesk: bool,
+    /// Bundle folder to write; an interrupted or earlier export there is resumed/updated.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
 pub struct IngestCommand {
+    /// Sync the Freshdesk account configured in `[freshdesk]` (key in DESKDRAFT_FRESHDESK_API_KEY):
+    /// only tickets updated since the last committed sync are fetched.
+    #[arg(long, conflicts_with_all = ["bundle", "knowledge", "skip_invalid"])]
+    pub freshdesk: bool,
+    /// With --freshdesk: list every ticket, walk the knowledge base, and remove what the account
+    /// no longer has (deleted or spam tickets, deleted articles).
+    #[arg(long, requires = "freshdesk")]
+    pub full: bool,
     /// Bundle folder (tickets.jsonl[.gz], articles.jsonl[.gz], meta.json).
     #[arg(long)]
     pub bundle: Option<PathBuf>,

@@ -32,6 +32,55 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub drafting: DraftingConfig,
     pub simulation: SimulationConfig,
+    pub freshdesk: FreshdeskSettings,
+}
+
+/// Where the Freshdesk account is and how much of its rate limit deskdraft may use. The API key
+/// is not here: it comes only from `DESKDRAFT_FRESHDESK_API_KEY`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FreshdeskSettings {
+    /// Account subdomain: `acme` for acme.freshdesk.com. Needed by `--freshdesk` commands.
+    pub domain: Option<String>,
+    /// Replaces `https://{domain}.freshdesk.com/api/v2` (a proxy, or a local stand-in; plain
+    /// http is accepted for loopback only). Default none.
+    pub base_url: Option<String>,
+    /// The plan's limit in credits per minute (Growth 200, Pro 400, Enterprise 700). Default 50
+    /// (Trial), the safe choice when unknown.
+    pub plan_limit_per_minute: u32,
+    /// The plan's "Tickets List" sub-limit per minute, if any (Growth 20, Pro 100,
+    /// Enterprise 200). Default none.
+    pub list_limit_per_minute: Option<u32>,
+    /// Share of the limits deskdraft may use; the rest stays with humans and other
+    /// integrations. Default 0.5.
+    pub budget_share: f64,
+    /// Length of the rate-limit window in seconds: Freshdesk's is 60. Only tests shorten it
+    /// (together with their stand-in's). Default 60.
+    pub rate_window_seconds: f64,
+    /// Per-request timeout in seconds. Default 30.
+    pub timeout_seconds: u64,
+    /// Ticket conversations fetched concurrently during a sync or export (the limiter still
+    /// paces them). Default 4.
+    pub concurrency: usize,
+    /// An incremental sync walks the knowledge base (which has no "updated since" filter) only
+    /// when the last walk is older than this many minutes; `--full` always walks it. Default 60.
+    pub articles_refresh_minutes: u64,
+}
+
+impl Default for FreshdeskSettings {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            base_url: None,
+            plan_limit_per_minute: 50,
+            list_limit_per_minute: None,
+            budget_share: 0.5,
+            rate_window_seconds: 60.0,
+            timeout_seconds: 30,
+            concurrency: 4,
+            articles_refresh_minutes: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -111,6 +160,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             drafting: DraftingConfig::default(),
             simulation: SimulationConfig::default(),
+            freshdesk: FreshdeskSettings::default(),
         }
     }
 }
@@ -255,6 +305,27 @@ impl Config {
         if !(0.0..=1.0).contains(&self.simulation.target_precision) {
             return invalid("simulation.target_precision", "must be between 0.0 and 1.0");
         }
+        let freshdesk = &self.freshdesk;
+        if !(freshdesk.budget_share > 0.0 && freshdesk.budget_share <= 1.0) {
+            return invalid("freshdesk.budget_share", "must be in (0, 1]");
+        }
+        if freshdesk.plan_limit_per_minute == 0 {
+            return invalid(
+                "freshdesk.plan_limit_per_minute",
+                "must be positive (the Free plan has no API access)",
+            );
+        }
+        let window_is_positive =
+            freshdesk.rate_window_seconds.is_finite() && freshdesk.rate_window_seconds > 0.0;
+        if !window_is_positive || freshdesk.timeout_seconds == 0 {
+            return invalid(
+                "freshdesk.rate_window_seconds",
+                "rate_window_seconds and timeout_seconds must be positive",
+            );
+        }
+        if freshdesk.concurrency == 0 || freshdesk.concurrency > 32 {
+            return invalid("freshdesk.concurrency", "must be between 1 and 32");
+        }
         Ok(())
     }
 
@@ -264,6 +335,11 @@ impl Config {
 
     pub fn ingest_state_path(&self) -> PathBuf {
         self.data_dir.join("ingest-state.json")
+    }
+
+    /// Cursor and per-ticket versions of the Freshdesk sync.
+    pub fn freshdesk_sync_state_path(&self) -> PathBuf {
+        self.data_dir.join("freshdesk-sync.json")
     }
 }
 

@@ -6,6 +6,7 @@ use crate::draft::{DraftError, TemplateError};
 use crate::embed::EmbedError;
 use crate::helpdesk::HelpdeskError;
 use crate::helpdesk::bundle::BundleError;
+use crate::helpdesk::export::ExportError;
 use crate::ingest::pipeline::IngestError;
 use crate::retrieve::RetrieveError;
 use crate::store::StoreError;
@@ -34,6 +35,8 @@ pub enum CommandError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Helpdesk(#[from] HelpdeskError),
+    #[error(transparent)]
+    Export(#[from] crate::helpdesk::export::ExportError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -45,8 +48,14 @@ impl CommandError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::BadInput(_) | Self::Config(_) | Self::Configuration(_) | Self::Bundle(_) => 2,
-            Self::Ingest(IngestError::Bundle(_) | IngestError::KnowledgeFolder(_)) => 2,
-            Self::Helpdesk(HelpdeskError::Unauthorized(_)) => 3,
+            Self::Ingest(
+                IngestError::Bundle(_)
+                | IngestError::KnowledgeFolder(_)
+                | IngestError::WrongAccount { .. },
+            ) => 2,
+            Self::Helpdesk(HelpdeskError::Unauthorized(_))
+            | Self::Ingest(IngestError::Helpdesk(HelpdeskError::Unauthorized(_)))
+            | Self::Export(ExportError::Helpdesk(HelpdeskError::Unauthorized(_))) => 3,
             _ => 1,
         }
     }

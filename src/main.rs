@@ -150,6 +150,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     bundle: args.bundle,
                     knowledge: args.knowledge,
                     skip_invalid: args.skip_invalid,
+                    freshdesk: args.freshdesk,
+                    full_reconcile: args.full,
                 },
             )
             .await?;
@@ -210,6 +212,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             print_simulation(&outcome);
+        }
+        Command::Export(args) => {
+            let summary = deskdraft::commands::export::run_export(config, &args.out).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
         }
         Command::CheckConfig => {
             let effective = deskdraft::commands::check_config::run_check_config(&config)

@@ -280,16 +280,12 @@ async fn a_live_snapshot_only_reads() {
     config.rate_window = Duration::from_secs(1);
     let reader: Arc<dyn HelpdeskRead> = Arc::new(Freshdesk::new(config).unwrap().reader());
     let out = tempfile::tempdir().unwrap();
-    let summary = deskdraft::simulate::history::snapshot_to_bundle(
-        reader,
-        out.path(),
-        chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
-        Default::default(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(summary.tickets, tickets.len());
-    assert_eq!(summary.articles, articles.len());
+    let summary =
+        deskdraft::helpdesk::export::export_bundle(reader, out.path(), "freshdesk:stand-in", 4)
+            .await
+            .unwrap();
+    assert_eq!(summary.tickets_written, tickets.len());
+    assert_eq!(summary.articles_written, articles.len());
     let log = stand_in.log();
     assert!(!log.is_empty());
     assert!(

@@ -19,5 +19,15 @@ pub fn run_check_config(config: &Config) -> Result<String, CommandError> {
             ));
         }
     }
+    let settings = &config.freshdesk;
+    if settings.domain.is_some() || settings.base_url.is_some() {
+        // The domain/URL and limits are checked with a placeholder key: the real key is only
+        // required to be present, never read into the output.
+        let placeholder = crate::helpdesk::freshdesk::ApiKey::new("placeholder");
+        crate::helpdesk::freshdesk::FreshdeskConfig::from_settings(settings, placeholder)
+            .map_err(|e| CommandError::Config(e.to_string()))?;
+        crate::helpdesk::freshdesk::ApiKey::from_env()
+            .map_err(|e| CommandError::Config(e.to_string()))?;
+    }
     toml::to_string_pretty(config).map_err(|e| CommandError::Config(e.to_string()))
 }

@@ -2,6 +2,8 @@
 
 pub mod check_config;
 pub mod draft;
+pub mod export;
+pub mod freshdesk;
 pub mod ingest;
 pub mod stats;
 

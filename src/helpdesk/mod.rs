@@ -2,6 +2,7 @@
 //! the on-disk bundle format, knowledge folders, and (in `freshdesk/`) the live API client.
 
 pub mod bundle;
+pub mod export;
 pub mod freshdesk;
 pub mod knowledge_folder;
 pub mod write;

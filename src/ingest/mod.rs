@@ -4,7 +4,9 @@
 pub mod cases;
 pub mod chunk;
 pub mod clean;
+pub mod freshdesk_sync;
 pub mod language;
 pub mod pipeline;
 pub mod sources;
 pub mod state;
+pub mod sync_state;

@@ -29,6 +29,13 @@ pub enum IngestError {
     Embed(#[from] EmbedError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error(transparent)]
+    Helpdesk(#[from] crate::helpdesk::HelpdeskError),
+    /// Bad input: exit code 2.
+    #[error(
+        "this data folder was synced from {synced}, not {configured}: use another --data-dir per account"
+    )]
+    WrongAccount { synced: String, configured: String },
     #[error("ingest pipeline failed: {0}")]
     Pipeline(String),
 }
@@ -39,6 +46,24 @@ pub enum IngestError {
 pub enum SourceItem {
     Document(Box<IndexedDocument>),
     Ineligible(DocumentKey),
+    /// Runs once every item before it is committed (upserted, removed, state saved): a source
+    /// persists its resume cursor here, so a killed run never skips uncommitted work.
+    Checkpoint(Checkpoint),
+}
+
+/// A callback run after everything before it in the stream is committed.
+pub struct Checkpoint(Box<dyn FnOnce() -> Result<(), IngestError> + Send>);
+
+impl Checkpoint {
+    pub fn new(on_commit: impl FnOnce() -> Result<(), IngestError> + Send + 'static) -> Self {
+        Self(Box::new(on_commit))
+    }
+}
+
+impl std::fmt::Debug for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Checkpoint")
+    }
 }
 
 /// What an ingest run did.
@@ -66,6 +91,7 @@ enum Message {
     Batch(Vec<PreparedDocument>),
     Unchanged(u64),
     Remove(Vec<DocumentKey>),
+    Checkpoint(Checkpoint),
 }
 
 /// Everything the pipeline needs, shared by every run.
@@ -129,6 +155,8 @@ impl IngestPipeline {
                 Ok(Message::Batch(batch)) => {
                     self.commit_batch(batch, &mut state, &mut summary).await
                 }
+                // Messages arrive in order and each is committed before the next is read.
+                Ok(Message::Checkpoint(checkpoint)) => (checkpoint.0)(),
                 Err(error) => Err(error),
             };
             if let Err(error) = outcome {
@@ -327,11 +355,28 @@ where
     let mut last_flush = Instant::now();
     let send = |message: Result<Message, IngestError>| sender.blocking_send(message).is_ok();
     for item in items {
-        progress.inc(1);
+        if !matches!(item, Ok(SourceItem::Checkpoint(_))) {
+            progress.inc(1);
+        }
         match item {
             Err(error) => {
                 send(Err(error));
                 return Ok(counters);
+            }
+            Ok(SourceItem::Checkpoint(checkpoint)) => {
+                // Everything before the checkpoint goes out first, in order.
+                let pending = [
+                    (!batch.is_empty()).then(|| Message::Batch(std::mem::take(&mut batch))),
+                    (unchanged > 0).then(|| Message::Unchanged(std::mem::take(&mut unchanged))),
+                    (!removals.is_empty()).then(|| Message::Remove(std::mem::take(&mut removals))),
+                    Some(Message::Checkpoint(checkpoint)),
+                ];
+                for message in pending.into_iter().flatten() {
+                    if !send(Ok(message)) {
+                        return Ok(counters);
+                    }
+                }
+                continue;
             }
             Ok(SourceItem::Ineligible(key)) => {
                 counters.ineligible += 1;

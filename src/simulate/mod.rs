@@ -2,10 +2,9 @@
 //! the metrics that say how good the drafts would have been, and the reports people read.
 //!
 //! The simulation never writes to a helpdesk. It reads a bundle; a live account is first
-//! snapshotted through [`crate::helpdesk::HelpdeskRead`], the read-only capability, which has no
-//! write methods at all (see [`history`]).
+//! exported (`deskdraft export --freshdesk`) through [`crate::helpdesk::HelpdeskRead`], the
+//! read-only capability, which has no write methods at all (see [`crate::helpdesk::export`]).
 
-pub mod history;
 pub mod metrics;
 pub mod model;
 pub mod replay;

@@ -223,6 +223,18 @@ impl StandIn {
         self.lock().tickets.get(&id).cloned()
     }
 
+    /// Changes a stored ticket as an agent or automation would (the caller sets `updated_at`).
+    pub fn edit_ticket(&self, id: i64, edit: impl FnOnce(&mut Ticket)) {
+        let mut data = self.lock();
+        let ticket = data.tickets.get_mut(&id).expect("ticket to edit exists");
+        edit(ticket);
+    }
+
+    /// Removes a ticket for good (a purge: it is no longer listed or served).
+    pub fn purge_ticket(&self, id: i64) {
+        self.lock().tickets.remove(&id);
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.shared.start.elapsed()
     }

@@ -9,17 +9,6 @@ use crate::retry::RetryPolicy;
 
 /// Environment variable holding the agent API key.
 pub const API_KEY_ENV: &str = "DESKDRAFT_FRESHDESK_API_KEY";
-/// Environment variable holding the account subdomain (`acme` for `acme.freshdesk.com`).
-pub const DOMAIN_ENV: &str = "DESKDRAFT_FRESHDESK_DOMAIN";
-/// Optional override of the whole API base URL (e.g. a local stand-in).
-pub const BASE_URL_ENV: &str = "DESKDRAFT_FRESHDESK_BASE_URL";
-/// Optional plan limit in calls per minute.
-pub const PLAN_LIMIT_ENV: &str = "DESKDRAFT_FRESHDESK_PLAN_LIMIT_PER_MINUTE";
-/// Optional "Tickets List" sub-limit per minute (Growth 20, Pro 100, Enterprise 200).
-pub const LIST_LIMIT_ENV: &str = "DESKDRAFT_FRESHDESK_LIST_LIMIT_PER_MINUTE";
-/// Optional share (0 < share <= 1) of the plan limit this service may use.
-pub const BUDGET_SHARE_ENV: &str = "DESKDRAFT_FRESHDESK_BUDGET_SHARE";
-
 /// Configuration problems, found before any request is sent.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -27,6 +16,10 @@ pub enum ConfigError {
         "{0} is not set: create an API key in Freshdesk (Profile settings -> API key) and export it"
     )]
     MissingEnv(&'static str),
+    #[error(
+        "no Freshdesk account configured: set freshdesk.domain (DESKDRAFT_FRESHDESK__DOMAIN=acme for acme.freshdesk.com) or freshdesk.base_url"
+    )]
+    MissingDomain,
     #[error(
         "invalid Freshdesk domain {0:?}: expected the subdomain, e.g. `acme` for acme.freshdesk.com"
     )]
@@ -148,40 +141,21 @@ impl FreshdeskConfig {
         })
     }
 
-    /// Reads the domain (or base URL), key and optional limits from `DESKDRAFT_FRESHDESK_*`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let key = ApiKey::from_env()?;
-        let mut config = match std::env::var(BASE_URL_ENV) {
-            Ok(base) if !base.trim().is_empty() => Self::with_base_url(&base, key)?,
-            _ => {
-                let domain =
-                    std::env::var(DOMAIN_ENV).map_err(|_| ConfigError::MissingEnv(DOMAIN_ENV))?;
-                Self::for_domain(&domain, key)?
-            }
+    /// From the `[freshdesk]` section of the configuration and a key (from the environment).
+    pub fn from_settings(
+        settings: &crate::config::FreshdeskSettings,
+        api_key: ApiKey,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match (&settings.base_url, &settings.domain) {
+            (Some(base), _) if !base.trim().is_empty() => Self::with_base_url(base, api_key)?,
+            (_, Some(domain)) if !domain.trim().is_empty() => Self::for_domain(domain, api_key)?,
+            _ => return Err(ConfigError::MissingDomain),
         };
-        if let Ok(raw) = std::env::var(PLAN_LIMIT_ENV) {
-            config.plan_limit_per_minute =
-                raw.trim().parse().map_err(|_| ConfigError::InvalidValue {
-                    name: PLAN_LIMIT_ENV,
-                    value: raw.clone(),
-                    reason: "expected a whole number of calls per minute",
-                })?;
-        }
-        if let Ok(raw) = std::env::var(LIST_LIMIT_ENV) {
-            let limit = raw.trim().parse().map_err(|_| ConfigError::InvalidValue {
-                name: LIST_LIMIT_ENV,
-                value: raw.clone(),
-                reason: "expected a whole number of list calls per minute",
-            })?;
-            config.list_limit_per_minute = Some(limit);
-        }
-        if let Ok(raw) = std::env::var(BUDGET_SHARE_ENV) {
-            config.budget_share = raw.trim().parse().map_err(|_| ConfigError::InvalidValue {
-                name: BUDGET_SHARE_ENV,
-                value: raw.clone(),
-                reason: "expected a number between 0 and 1",
-            })?;
-        }
+        config.plan_limit_per_minute = settings.plan_limit_per_minute;
+        config.list_limit_per_minute = settings.list_limit_per_minute;
+        config.budget_share = settings.budget_share;
+        config.rate_window = Duration::from_secs_f64(settings.rate_window_seconds);
+        config.timeout = Duration::from_secs(settings.timeout_seconds);
         config.validate()?;
         Ok(config)
     }

@@ -6,8 +6,9 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use deskdraft::helpdesk::HelpdeskRead;
-//! use deskdraft::helpdesk::freshdesk::{Freshdesk, FreshdeskConfig};
-//! let freshdesk = Freshdesk::new(FreshdeskConfig::from_env()?)?;
+//! use deskdraft::helpdesk::freshdesk::{ApiKey, Freshdesk, FreshdeskConfig};
+//! let settings = deskdraft::config::Config::load(None)?.freshdesk;
+//! let freshdesk = Freshdesk::new(FreshdeskConfig::from_settings(&settings, ApiKey::from_env()?)?)?;
 //! let read: Arc<dyn HelpdeskRead> = Arc::new(freshdesk.reader());
 //! let writer = freshdesk.writer(); // only the drafting service gets this
 //! # let _ = (read, writer); Ok(()) }
@@ -25,10 +26,7 @@ mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{
-    API_KEY_ENV, ApiKey, BASE_URL_ENV, BUDGET_SHARE_ENV, ConfigError, DOMAIN_ENV, FreshdeskConfig,
-    LIST_LIMIT_ENV, PLAN_LIMIT_ENV,
-};
+pub use config::{API_KEY_ENV, ApiKey, ConfigError, FreshdeskConfig};
 pub use metrics::{CallCount, CallMetrics, NO_RESPONSE};
 pub use reader::{Agent, AgentContact, FreshdeskReader};
 pub use solutions::{SolutionCategory, SolutionFolder};
@@ -76,6 +74,11 @@ impl Freshdesk {
         FreshdeskWriter {
             inner: self.inner.clone(),
         }
+    }
+
+    /// The API base URL, e.g. `https://acme.freshdesk.com/api/v2`.
+    pub fn base_url(&self) -> &url::Url {
+        &self.inner.config.base_url
     }
 
     /// Calls by endpoint and status, and credits charged.
