@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::config::RedactMode;
+use crate::draft::Generation;
 use crate::draft::{Drafter, PromptTemplates};
 use crate::embed::{DenseEmbedder, LocalMiniLmEmbedder, SparseEncoder};
 use crate::errors::CommandError;
 use crate::ingest::chunk::Chunker;
 use crate::ingest::pipeline::IngestPipeline;
+use crate::llm::{ChatModel, OpenAiCompatibleChat};
 use crate::retrieve::Retriever;
 use crate::store::{EdgeVectorStore, VectorStore};
 
@@ -81,6 +84,27 @@ impl Components {
             retriever: self.retriever().await?,
             templates,
             config: self.config.drafting.clone(),
+            generation: self.generation()?,
         })
+    }
+
+    /// The configured language model, if any; `None` keeps drafts retrieval-only.
+    pub fn generation(&self) -> Result<Option<Generation>, CommandError> {
+        let settings = &self.config.llm;
+        if settings.base_url.is_none() {
+            return Ok(None);
+        }
+        let chat = OpenAiCompatibleChat::from_settings(settings)
+            .map_err(|e| CommandError::Config(e.to_string()))?;
+        let redact = match settings.redact {
+            RedactMode::On => true,
+            RedactMode::Off => false,
+            RedactMode::Auto => chat.is_external(),
+        };
+        Ok(Some(Generation {
+            chat: Arc::new(chat),
+            redact,
+            max_sources: settings.max_sources,
+        }))
     }
 }

@@ -33,6 +33,54 @@ pub struct Config {
     pub drafting: DraftingConfig,
     pub simulation: SimulationConfig,
     pub freshdesk: FreshdeskSettings,
+    pub llm: LlmSettings,
+}
+
+/// An OpenAI-compatible chat endpoint for written drafts. Without `base_url`, drafts are
+/// retrieval-only. The key (if the endpoint needs one) comes only from `DESKDRAFT_LLM_API_KEY`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmSettings {
+    /// e.g. `https://api.openai.com/v1` or `http://localhost:11434/v1` (Ollama). Default none.
+    pub base_url: Option<String>,
+    /// Model name as the endpoint knows it. Default `gpt-4o-mini`.
+    pub model: String,
+    /// Default 0.2: drafts should be faithful to the sources, not creative.
+    pub temperature: f32,
+    /// Longest answer in tokens. Default 800.
+    pub max_output_tokens: u32,
+    /// Per-attempt timeout in seconds (a hung endpoint falls back after the retries). Default 60.
+    pub timeout_seconds: f64,
+    /// Attempts per draft for rate limits and transient errors. Default 3.
+    pub max_attempts: u32,
+    /// Replace emails, phone, card and IBAN numbers by placeholders before text is sent:
+    /// `auto` (on unless the endpoint is on this machine), `on`, `off`. Default `auto`.
+    pub redact: RedactMode,
+    /// Sources (cases + articles) shown to the model. Default 6.
+    pub max_sources: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedactMode {
+    Auto,
+    On,
+    Off,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            model: "gpt-4o-mini".to_string(),
+            temperature: 0.2,
+            max_output_tokens: 800,
+            timeout_seconds: 60.0,
+            max_attempts: 3,
+            redact: RedactMode::Auto,
+            max_sources: 6,
+        }
+    }
 }
 
 /// Where the Freshdesk account is and how much of its rate limit deskdraft may use. The API key
@@ -161,6 +209,7 @@ impl Default for Config {
             drafting: DraftingConfig::default(),
             simulation: SimulationConfig::default(),
             freshdesk: FreshdeskSettings::default(),
+            llm: LlmSettings::default(),
         }
     }
 }
@@ -322,6 +371,27 @@ impl Config {
                 "freshdesk.rate_window_seconds",
                 "rate_window_seconds and timeout_seconds must be positive",
             );
+        }
+        let llm = &self.llm;
+        if let Some(base_url) = &llm.base_url
+            && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
+        {
+            return invalid(
+                "llm.base_url",
+                "must be an http(s) URL such as http://localhost:11434/v1",
+            );
+        }
+        if llm.model.trim().is_empty() || !(0.0..=2.0).contains(&llm.temperature) {
+            return invalid("llm.model", "model must be set and temperature within 0..2");
+        }
+        if llm.max_output_tokens < 50 || llm.max_attempts == 0 || llm.max_sources == 0 {
+            return invalid(
+                "llm.max_output_tokens",
+                "max_output_tokens must be >= 50, max_attempts and max_sources >= 1",
+            );
+        }
+        if !(llm.timeout_seconds.is_finite() && llm.timeout_seconds > 0.0) {
+            return invalid("llm.timeout_seconds", "must be positive");
         }
         if freshdesk.concurrency == 0 || freshdesk.concurrency > 32 {
             return invalid("freshdesk.concurrency", "must be between 1 and 32");

@@ -3,8 +3,8 @@
 //!
 //! One folder per concern: `helpdesk` (sources and the live API), `ingest` (clean, case, chunk,
 //! pipeline), `embed` (dense and sparse vectors), `store` (vector stores), `retrieve` (hybrid
-//! search and fusion), `draft` (composition, templates, note HTML), `commands` (one runner per
-//! CLI subcommand).
+//! search and fusion), `llm` (chat models, redaction), `draft` (composition, generation, templates,
+//! note HTML), `simulate` (replay and reports), `commands` (one runner per CLI subcommand).
 
 pub mod app;
 pub mod commands;
@@ -15,6 +15,7 @@ pub mod embed;
 pub mod errors;
 pub mod helpdesk;
 pub mod ingest;
+pub mod llm;
 pub mod retrieve;
 pub mod retry;
 pub mod simulate;

@@ -171,3 +171,70 @@ fn drafts_are_plain_text_never_html_escaped() {
     let abstained = render_abstain("closest case is about \"E2\" & <E3>", 0.1, &[]);
     assert!(abstained.contains("\"E2\" & <E3>"), "{abstained}");
 }
+
+/// The LLM prompts as `build_chat_request` renders them: system rules with the tone file and
+/// the customer's language, and the user message with redacted identifiers and numbered sources.
+#[test]
+fn llm_prompts_with_redaction() {
+    use deskdraft::domain::SourceType;
+    use deskdraft::draft::DraftRequest;
+    use deskdraft::draft::generate::build_chat_request;
+    use deskdraft::llm::redact::Redactor;
+    use deskdraft::retrieve::RetrievedSource;
+
+    let source = |kind, id, title: &str| RetrievedSource {
+        source_type: kind,
+        id,
+        title: title.to_string(),
+        url: None,
+        snippet: String::new(),
+        score: 1.0,
+        similarity: 0.9,
+        created_at: Utc.with_ymd_and_hms(2025, 1, 10, 9, 0, 0).unwrap(),
+        product: None,
+        language: Some("fr".into()),
+        first_reply: None,
+        resolution: None,
+        linked_article_ids: Vec::new(),
+        supporting_cases: 0,
+    };
+    let mut case = source(SourceType::Case, 42, "Double prélèvement");
+    case.snippet = "J'ai été débité deux fois, contactez-moi à paul@example.fr".into();
+    case.resolution = Some(ANSWER_FR.into());
+    let mut article = source(
+        SourceType::Article,
+        104,
+        "I was charged twice - what happened?",
+    );
+    article.url = Some("https://support.kettleby.example/support/solutions/articles/104".into());
+    article.snippet = "A second amount is usually a temporary authorisation.".into();
+    let request = DraftRequest {
+        ticket_id: 9,
+        customer_text: "Débité deux fois\n\nBonjour, ma carte 4111 1111 1111 1111 a été débitée \
+                        deux fois. Écrivez-moi à marie@example.fr."
+            .into(),
+        customer_first_name: None,
+        product: None,
+        as_of: None,
+    };
+    let mut redactor = Redactor::new();
+    let chat = build_chat_request(
+        &request,
+        &[&case, &article],
+        "fr",
+        templates(),
+        Some(&mut redactor),
+    )
+    .expect("LLM prompts render");
+    assert!(chat.json_object);
+    insta::assert_snapshot!(
+        "llm_system_fr",
+        chat.system,
+        "system.j2: French customer, tone.toml"
+    );
+    insta::assert_snapshot!(
+        "llm_user_fr_redacted",
+        chat.user,
+        "draft.j2: a case and an article, identifiers redacted"
+    );
+}

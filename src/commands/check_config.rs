@@ -29,5 +29,9 @@ pub fn run_check_config(config: &Config) -> Result<String, CommandError> {
         crate::helpdesk::freshdesk::ApiKey::from_env()
             .map_err(|e| CommandError::Config(e.to_string()))?;
     }
+    if config.llm.base_url.is_some() {
+        crate::llm::OpenAiCompatibleChat::from_settings(&config.llm)
+            .map_err(|e| CommandError::Config(e.to_string()))?;
+    }
     toml::to_string_pretty(config).map_err(|e| CommandError::Config(e.to_string()))
 }

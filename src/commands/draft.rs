@@ -96,9 +96,11 @@ pub fn format_draft_for_terminal(draft: &Draft) -> String {
     out.push_str(&format!(
         "=== Ticket {} — {} (confidence {:.2}) ===\n",
         draft.ticket_id,
-        match draft.kind {
-            DraftKind::RetrievalOnly => "draft (retrieval-only)",
-            DraftKind::Abstained => "no draft",
+        match (draft.kind, draft.llm_fallback.is_some()) {
+            (DraftKind::RetrievalOnly, false) => "draft (retrieval-only)",
+            (DraftKind::RetrievalOnly, true) => "draft (retrieval-only fallback: the model failed)",
+            (DraftKind::Generated, _) => "draft (written by the language model)",
+            (DraftKind::Abstained, _) => "no draft",
         },
         draft.confidence
     ));

@@ -112,6 +112,48 @@ fn sensitive_flags(text: &str) -> Vec<String> {
     flags
 }
 
+/// The note without a draft: why, and the closest sources (still useful to the agent).
+#[allow(clippy::too_many_arguments)]
+pub fn compose_abstained(
+    request: &DraftRequest,
+    retrieval: RetrievalResult,
+    customer_language: Option<String>,
+    templates: &PromptTemplates,
+    confidence: f32,
+    reason: &str,
+    flags: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<Draft, TemplateError> {
+    let sources: Vec<CitedSource> = retrieval
+        .cases
+        .iter()
+        .take(3)
+        .chain(retrieval.articles.iter().take(3))
+        .map(|s| cite(s, now))
+        .collect();
+    let text = templates.render(
+        "abstain.j2",
+        context! { reason => reason, confidence => confidence, sources => &sources },
+    )?;
+    Ok(Draft {
+        ticket_id: request.ticket_id,
+        kind: DraftKind::Abstained,
+        text: String::new(),
+        confidence,
+        abstain_reason: Some(text),
+        flags,
+        customer_language,
+        draft_language: None,
+        sources,
+        cited_article_ids: retrieval.articles.iter().map(|a| a.id).collect(),
+        retrieval,
+        retrieval_millis: 0.0,
+        generation_millis: 0.0,
+        llm: None,
+        llm_fallback: None,
+    })
+}
+
 pub fn compose_retrieval_only(
     request: &DraftRequest,
     retrieval: RetrievalResult,
@@ -153,32 +195,16 @@ pub fn compose_retrieval_only(
         } else {
             "the closest past cases are not similar enough to reuse an answer".to_string()
         };
-        let sources: Vec<CitedSource> = retrieval
-            .cases
-            .iter()
-            .take(3)
-            .chain(ordered_articles.iter().copied().take(3))
-            .map(|s| cite(s, now))
-            .collect();
-        let text = templates.render(
-            "abstain.j2",
-            context! { reason => &reason, confidence => confidence, sources => &sources },
-        )?;
-        return Ok(Draft {
-            ticket_id: request.ticket_id,
-            kind: DraftKind::Abstained,
-            text: String::new(),
-            confidence,
-            abstain_reason: Some(text),
-            flags,
-            customer_language,
-            draft_language: None,
-            sources,
-            cited_article_ids,
+        return compose_abstained(
+            request,
             retrieval,
-            retrieval_millis: 0.0,
-            generation_millis: 0.0,
-        });
+            customer_language,
+            templates,
+            confidence,
+            &reason,
+            flags,
+            now,
+        );
     };
 
     let resolution = case.resolution.clone().unwrap_or_default();
@@ -237,5 +263,7 @@ pub fn compose_retrieval_only(
         retrieval,
         retrieval_millis: 0.0,
         generation_millis: 0.0,
+        llm: None,
+        llm_fallback: None,
     })
 }

@@ -2,6 +2,7 @@
 //! flags) or an explained abstention. Knows nothing about HTTP; serve and simulate call it.
 
 pub mod compose;
+pub mod generate;
 pub mod render;
 pub mod templates;
 
@@ -15,6 +16,7 @@ use crate::config::DraftingConfig;
 use crate::domain::{DocumentKey, Ticket, product_key};
 use crate::ingest::cases::customer_problem_text;
 use crate::ingest::language::detect_language;
+use crate::llm::ChatModel;
 use crate::retrieve::{
     RetrievalRequest, RetrievalResult, RetrieveError, RetrievedSource, Retriever,
 };
@@ -33,8 +35,10 @@ pub enum DraftError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DraftKind {
-    /// Composed from the best-matching past answer and article links (no LLM).
+    /// Composed from the best-matching past answer and article links (no LLM, or its fallback).
     RetrievalOnly,
+    /// Written by the language model from the retrieved sources, then checked.
+    Generated,
     /// Not confident enough: no reply text, only the closest sources.
     Abstained,
 }
@@ -44,6 +48,7 @@ impl DraftKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::RetrievalOnly => "retrieval_only",
+            Self::Generated => "generated",
             Self::Abstained => "abstained",
         }
     }
@@ -83,6 +88,23 @@ pub struct Draft {
     pub retrieval: RetrievalResult,
     pub retrieval_millis: f64,
     pub generation_millis: f64,
+    /// The model call behind a generated draft (or an abstention after one).
+    #[serde(default)]
+    pub llm: Option<LlmUsage>,
+    /// Why the language model's draft was replaced by the retrieval-only one.
+    #[serde(default)]
+    pub llm_fallback: Option<String>,
+}
+
+/// Tokens and latency of one model call.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LlmUsage {
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub millis: f64,
+    /// Distinct identifiers replaced by placeholders before the text left the machine.
+    pub identifiers_redacted: usize,
 }
 
 /// Everything a draft is made from, derived from a ticket.
@@ -110,11 +132,21 @@ impl DraftRequest {
     }
 }
 
-/// The drafting service: retrieval + composition + checks.
+/// The drafting service: retrieval + composition (by the model when one is configured) + checks.
 pub struct Drafter {
     pub retriever: Arc<Retriever>,
     pub templates: Arc<PromptTemplates>,
     pub config: DraftingConfig,
+    pub generation: Option<Generation>,
+}
+
+/// The language model and how to use it.
+#[derive(Clone)]
+pub struct Generation {
+    pub chat: Arc<dyn ChatModel>,
+    /// Replace identifiers before text is sent.
+    pub redact: bool,
+    pub max_sources: usize,
 }
 
 impl Drafter {
@@ -133,17 +165,77 @@ impl Drafter {
         let generation_started = Instant::now();
         let customer_language = detect_language(&request.customer_text);
         let now = request.as_of.unwrap_or_else(Utc::now);
-        let mut draft = compose::compose_retrieval_only(
+        let mut draft = compose_with_fallback(
+            self.generation.as_ref(),
             request,
             retrieval,
             customer_language,
             &self.templates,
             &self.config,
             now,
-        )?;
+        )
+        .await?;
         draft.retrieval_millis = retrieval_millis;
         draft.generation_millis = generation_started.elapsed().as_secs_f64() * 1e3;
         Ok(draft)
+    }
+}
+
+/// Composes the draft from retrieval results: by the language model when one is given (checked
+/// against the grounding contract), otherwise, or when the model fails, retrieval-only. A model
+/// failure never fails the draft: the retrieval-only one is returned, labelled as a fallback.
+pub async fn compose_with_fallback(
+    generation: Option<&Generation>,
+    request: &DraftRequest,
+    retrieval: RetrievalResult,
+    customer_language: Option<String>,
+    templates: &PromptTemplates,
+    config: &DraftingConfig,
+    now: DateTime<Utc>,
+) -> Result<Draft, DraftError> {
+    let Some(generation) = generation else {
+        return Ok(compose::compose_retrieval_only(
+            request,
+            retrieval,
+            customer_language,
+            templates,
+            config,
+            now,
+        )?);
+    };
+    let input = generate::GenerationInput {
+        request,
+        retrieval: retrieval.clone(),
+        customer_language: customer_language.clone(),
+        templates,
+        config,
+        max_sources: generation.max_sources,
+        redact: generation.redact,
+        now,
+    };
+    match generate::compose_generated(input, generation.chat.as_ref()).await {
+        Ok(draft) => Ok(draft),
+        Err(error) => {
+            tracing::warn!(
+                ticket_id = request.ticket_id,
+                %error,
+                "language model failed; using the retrieval-only draft"
+            );
+            let mut draft = compose::compose_retrieval_only(
+                request,
+                retrieval,
+                customer_language,
+                templates,
+                config,
+                now,
+            )?;
+            draft.flags.insert(
+                0,
+                format!("the language model failed ({error}): this is the retrieval-only draft"),
+            );
+            draft.llm_fallback = Some(error.to_string());
+            Ok(draft)
+        }
     }
 }
 
@@ -164,7 +256,11 @@ mod tests {
 
     #[test]
     fn kind_names_match_their_serialised_form() {
-        for kind in [DraftKind::RetrievalOnly, DraftKind::Abstained] {
+        for kind in [
+            DraftKind::RetrievalOnly,
+            DraftKind::Generated,
+            DraftKind::Abstained,
+        ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }
     }

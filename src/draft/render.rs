@@ -55,8 +55,26 @@ pub fn render_note_html(draft: &Draft) -> String {
             html.push_str(&paragraphs(draft.abstain_reason.as_deref().unwrap_or("")));
         }
         DraftKind::RetrievalOnly => {
+            let how = if draft.llm_fallback.is_some() {
+                "retrieval-only fallback: the language model failed"
+            } else {
+                "retrieval-only"
+            };
             html.push_str(&format!(
-                "<p><b>deskdraft suggested reply</b> (retrieval-only, confidence {:.2})</p>",
+                "<p><b>deskdraft suggested reply</b> ({how}, confidence {:.2})</p>",
+                draft.confidence
+            ));
+            html.push_str(&paragraphs(&draft.text));
+        }
+        DraftKind::Generated => {
+            let model = draft
+                .llm
+                .as_ref()
+                .map_or("a language model", |u| u.model.as_str());
+            html.push_str(&format!(
+                "<p><b>deskdraft suggested reply</b> (written by {} from {} cited sources, confidence {:.2})</p>",
+                escape(model),
+                draft.sources.len(),
                 draft.confidence
             ));
             html.push_str(&paragraphs(&draft.text));

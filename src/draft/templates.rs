@@ -40,7 +40,7 @@ pub struct PromptTemplates {
 }
 
 /// The templates every prompts folder must have.
-const REQUIRED: [&str; 2] = ["retrieval_only.j2", "abstain.j2"];
+const REQUIRED: [&str; 4] = ["retrieval_only.j2", "abstain.j2", "system.j2", "draft.j2"];
 
 impl PromptTemplates {
     pub fn load(dir: &Path) -> Result<Self, TemplateError> {

@@ -108,6 +108,7 @@ pub async fn run_simulation(
         retriever: components.retriever().await?,
         templates: Arc::new(crate::draft::PromptTemplates::load(&drafting.prompts_dir)?),
         config: drafting,
+        generation: components.generation()?,
     };
     let progress = crate::commands::progress_bar(Some(tickets.len() as u64), "replay");
     let replay_started = Instant::now();
@@ -238,8 +239,14 @@ fn summarize(inputs: SummaryInputs<'_>) -> SimulationSummary {
         suggested_threshold: metrics::suggest_threshold(&curve, inputs.target_precision),
         risk_coverage: curve,
         per_product: metrics::per_product(results, inputs.threshold),
-        total_prompt_tokens: None,
-        total_completion_tokens: None,
+        total_prompt_tokens: results
+            .iter()
+            .filter_map(|r| r.prompt_tokens)
+            .reduce(|a, b| a + b),
+        total_completion_tokens: results
+            .iter()
+            .filter_map(|r| r.completion_tokens)
+            .reduce(|a, b| a + b),
         timings: inputs.timings,
     }
 }

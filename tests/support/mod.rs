@@ -2,3 +2,4 @@
 #![allow(dead_code)]
 
 pub mod freshdesk_stand_in;
+pub mod openai_stand_in;

@@ -1,0 +1,401 @@
+//! The LLM drafter: builds the prompt from the retrieved sources (redacted when the endpoint is
+//! external), asks for a structured answer, and checks it against the grounding contract before
+//! anything reaches an agent:
+//! - cited ids must be among the sources shown (others are dropped and flagged);
+//! - every URL in the reply must come from a cited source (invented links are removed, flagged);
+//! - refunds, prices, deadlines or eligibility that no cited source mentions are flagged;
+//! - the reply must be in the customer's language (a mismatch lowers confidence and is flagged).
+//!
+//! Any failure (endpoint, empty or malformed answer) is returned as an error: the caller falls
+//! back to the retrieval-only draft, so a ticket never goes without a note because of the model.
+
+use chrono::{DateTime, Utc};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::compose::{compose_abstained, retrieval_confidence};
+use super::templates::{PromptTemplates, TemplateError};
+use super::{CitedSource, Draft, DraftKind, DraftRequest, LlmUsage, cite};
+use crate::config::DraftingConfig;
+use crate::ingest::clean::extract_urls;
+use crate::ingest::language::detect_language;
+use crate::llm::redact::Redactor;
+use crate::llm::{ChatModel, ChatRequest, LlmError};
+use crate::retrieve::{RetrievalResult, RetrievedSource};
+
+/// Claims an agent must be able to back with a source: (needle, what it is about).
+const CLAIMS_NEEDING_A_SOURCE: [(&str, &str); 12] = [
+    ("refund", "a refund"),
+    ("rembours", "a refund"),
+    ("reembols", "a refund"),
+    ("compensat", "compensation"),
+    ("discount", "a discount"),
+    ("free of charge", "something free of charge"),
+    ("$", "a price"),
+    ("€", "a price"),
+    ("£", "a price"),
+    ("within ", "a time frame"),
+    ("business days", "a time frame"),
+    ("eligible", "eligibility"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerationError {
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("the model's answer is not the JSON the prompt asks for: {0}")]
+    NotStructured(String),
+    #[error("the model returned an empty reply")]
+    EmptyReply,
+}
+
+/// The structured answer the prompt asks for.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ModelAnswer {
+    pub reply: String,
+    #[serde(default)]
+    pub source_ids: Vec<String>,
+    #[serde(default)]
+    pub confidence: Option<f32>,
+    #[serde(default)]
+    pub needs_human: Vec<String>,
+}
+
+/// A source as the model sees it.
+#[derive(Debug, Clone, Serialize)]
+struct PromptSource {
+    id: String,
+    kind: &'static str,
+    title: String,
+    url: Option<String>,
+    text: String,
+}
+
+fn language_name(code: &str) -> &str {
+    match code {
+        "en" => "English",
+        "fr" => "French",
+        "es" => "Spanish",
+        "de" => "German",
+        "it" => "Italian",
+        "pt" => "Portuguese",
+        "nl" => "Dutch",
+        "ja" => "Japanese",
+        "zh" => "Chinese",
+        "ko" => "Korean",
+        other => other,
+    }
+}
+
+/// The sources shown to the model: the nearest cases and the best-ranked articles, interleaved
+/// so both kinds survive the cap.
+pub fn prompt_sources(retrieval: &RetrievalResult, max_sources: usize) -> Vec<&RetrievedSource> {
+    let mut cases = retrieval.cases.iter();
+    let mut articles = retrieval.articles.iter();
+    let mut chosen = Vec::new();
+    while chosen.len() < max_sources {
+        let before = chosen.len();
+        chosen.extend(cases.next());
+        if chosen.len() < max_sources {
+            chosen.extend(articles.next());
+        }
+        if chosen.len() == before {
+            break;
+        }
+    }
+    chosen
+}
+
+fn source_text(source: &RetrievedSource) -> String {
+    match &source.resolution {
+        Some(answer) => format!(
+            "Customer: {}\nAgent's answer: {}",
+            source.snippet.trim(),
+            answer.trim()
+        ),
+        None => source.snippet.trim().to_string(),
+    }
+}
+
+/// The chat request for a ticket, redacting identifiers when `redactor` is given.
+pub fn build_chat_request(
+    request: &DraftRequest,
+    sources: &[&RetrievedSource],
+    customer_language: &str,
+    templates: &PromptTemplates,
+    redactor: Option<&mut Redactor>,
+) -> Result<ChatRequest, TemplateError> {
+    let mut identity = |text: &str| text.to_string();
+    let mut redact_with;
+    let redact: &mut dyn FnMut(&str) -> String = match redactor {
+        Some(redactor) => {
+            redact_with = move |text: &str| redactor.redact(text);
+            &mut redact_with
+        }
+        None => &mut identity,
+    };
+    let customer_text = redact(&request.customer_text);
+    let shown: Vec<PromptSource> = sources
+        .iter()
+        .map(|s| PromptSource {
+            id: s.key().to_string(),
+            kind: if s.resolution.is_some() {
+                "past case"
+            } else {
+                "article"
+            },
+            title: redact(&s.title),
+            url: s.url.clone(),
+            text: redact(&source_text(s)),
+        })
+        .collect();
+    let system = templates.render(
+        "system.j2",
+        context! {
+            tone => &templates.tone,
+            language => customer_language,
+            language_name => language_name(customer_language),
+        },
+    )?;
+    let user = templates.render(
+        "draft.j2",
+        context! { customer_text => customer_text, sources => shown },
+    )?;
+    Ok(ChatRequest {
+        system,
+        user,
+        json_object: true,
+    })
+}
+
+/// The JSON object in the model's text (tolerating a Markdown fence around it).
+pub fn parse_answer(content: &str) -> Result<ModelAnswer, GenerationError> {
+    let trimmed = content.trim();
+    let start = trimmed.find('{');
+    let end = trimmed.rfind('}');
+    let json = match (start, end) {
+        (Some(start), Some(end)) if end > start => &trimmed[start..=end],
+        _ => return Err(GenerationError::NotStructured("no JSON object".into())),
+    };
+    serde_json::from_str(json).map_err(|e| GenerationError::NotStructured(e.to_string()))
+}
+
+/// Everything the model saw and said, checked into a draft.
+pub struct GenerationInput<'a> {
+    pub request: &'a DraftRequest,
+    pub retrieval: RetrievalResult,
+    pub customer_language: Option<String>,
+    pub templates: &'a PromptTemplates,
+    pub config: &'a DraftingConfig,
+    pub max_sources: usize,
+    pub redact: bool,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn compose_generated(
+    input: GenerationInput<'_>,
+    chat: &dyn ChatModel,
+) -> Result<Draft, GenerationError> {
+    let started = std::time::Instant::now();
+    let language = input
+        .customer_language
+        .clone()
+        .unwrap_or_else(|| "en".to_string());
+    let retrieval = input.retrieval.clone();
+    let sources = prompt_sources(&retrieval, input.max_sources);
+    let mut redactor = Redactor::new();
+    let chat_request = build_chat_request(
+        input.request,
+        &sources,
+        &language,
+        input.templates,
+        input.redact.then_some(&mut redactor),
+    )?;
+    let response = chat.complete(&chat_request).await?;
+    let answer = parse_answer(&response.content)?;
+    let reply = redactor.restore(answer.reply.trim());
+    if reply.is_empty() {
+        return Err(GenerationError::EmptyReply);
+    }
+    let usage = LlmUsage {
+        model: response.model.clone(),
+        prompt_tokens: response.prompt_tokens,
+        completion_tokens: response.completion_tokens,
+        millis: started.elapsed().as_secs_f64() * 1e3,
+        identifiers_redacted: redactor.count(),
+    };
+    Ok(check_answer(input, &sources, answer, reply, usage))
+}
+
+/// Applies the grounding contract and the confidence rule.
+fn check_answer(
+    input: GenerationInput<'_>,
+    shown: &[&RetrievedSource],
+    answer: ModelAnswer,
+    mut reply: String,
+    usage: LlmUsage,
+) -> Draft {
+    let mut flags = Vec::new();
+    let mut penalty = 1.0f32;
+    let mut cited: Vec<&RetrievedSource> = Vec::new();
+    for id in &answer.source_ids {
+        match shown.iter().find(|s| s.key().to_string() == id.trim()) {
+            Some(source) if !cited.iter().any(|c| c.key() == source.key()) => cited.push(source),
+            Some(_) => {}
+            None => {
+                penalty *= 0.8;
+                flags.push(format!(
+                    "the model cited {id:?}, which was not among the retrieved sources (removed)"
+                ));
+            }
+        }
+    }
+    if cited.is_empty() {
+        penalty *= 0.7;
+        flags.push("the reply cites no retrieved source: check every statement".to_string());
+    }
+    let cited_text: String = cited
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} {}\n",
+                s.title,
+                s.url.as_deref().unwrap_or(""),
+                source_text(s)
+            )
+        })
+        .collect::<String>()
+        .to_lowercase();
+    let allowed_urls: Vec<String> = cited
+        .iter()
+        .filter_map(|s| s.url.clone())
+        .chain(extract_urls(&cited_text))
+        .collect();
+    for url in extract_urls(&reply) {
+        let known = allowed_urls
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(&url));
+        if !known {
+            penalty *= 0.8;
+            reply = reply.replace(&url, "[link removed]");
+            flags.push(format!("removed a link no cited source contains: {url}"));
+        }
+    }
+    let lower_reply = reply.to_lowercase();
+    let mut claims: Vec<&str> = Vec::new();
+    for (needle, claim) in CLAIMS_NEEDING_A_SOURCE {
+        if lower_reply.contains(needle) && !claims.contains(&claim) {
+            claims.push(claim);
+            if cited_text.contains(needle) {
+                flags.push(format!(
+                    "mentions {claim}: a cited source does too; confirm it applies to this customer"
+                ));
+            } else {
+                penalty *= 0.85;
+                flags.push(format!(
+                    "mentions {claim} that no cited source supports: confirm before sending"
+                ));
+            }
+        }
+    }
+    let customer_language = input.customer_language.clone();
+    let draft_language = detect_language(&reply);
+    if let (Some(customer), Some(written)) =
+        (customer_language.as_deref(), draft_language.as_deref())
+        && customer != written
+    {
+        penalty *= 0.6;
+        flags.push(format!(
+            "the draft is in '{written}' but the customer wrote in '{customer}': rewrite before sending"
+        ));
+    }
+    flags.extend(
+        answer
+            .needs_human
+            .iter()
+            .filter(|r| !r.trim().is_empty())
+            .map(|reason| format!("model: {}", reason.trim())),
+    );
+    if reply.chars().count() > input.config.max_draft_chars {
+        reply = reply
+            .chars()
+            .take(input.config.max_draft_chars)
+            .collect::<String>()
+            + "…";
+        flags.push("draft was cut to the configured maximum length".to_string());
+    }
+    let evidence = retrieval_confidence(&input.retrieval);
+    let self_rated = answer.confidence.unwrap_or(0.5).clamp(0.0, 1.0);
+    // Retrieval evidence dominates: a model is often confident about what it made up.
+    let confidence = ((0.7 * evidence + 0.3 * self_rated) * penalty).clamp(0.0, 1.0);
+    let cited_article_ids: Vec<i64> = cited
+        .iter()
+        .filter(|s| s.resolution.is_none())
+        .map(|s| s.id)
+        .chain(input.retrieval.articles.iter().map(|a| a.id))
+        .fold(Vec::new(), |mut ids, id| {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+            ids
+        });
+    let sources: Vec<CitedSource> = cited.iter().map(|s| cite(s, input.now)).collect();
+    if confidence < input.config.confidence_threshold {
+        let reason = format!(
+            "the written draft did not pass the checks with enough confidence ({})",
+            flags.first().map_or("weak evidence", String::as_str)
+        );
+        let mut abstained = compose_abstained(
+            input.request,
+            input.retrieval,
+            customer_language,
+            input.templates,
+            confidence,
+            &reason,
+            flags,
+            input.now,
+        )
+        .unwrap_or_else(|error| plain_abstention(input.request.ticket_id, confidence, &error));
+        abstained.llm = Some(usage);
+        return abstained;
+    }
+    Draft {
+        ticket_id: input.request.ticket_id,
+        kind: DraftKind::Generated,
+        text: reply,
+        confidence,
+        abstain_reason: None,
+        flags,
+        customer_language,
+        draft_language,
+        sources,
+        cited_article_ids,
+        retrieval: input.retrieval,
+        retrieval_millis: 0.0,
+        generation_millis: 0.0,
+        llm: Some(usage),
+        llm_fallback: None,
+    }
+}
+
+fn plain_abstention(ticket_id: i64, confidence: f32, error: &TemplateError) -> Draft {
+    Draft {
+        ticket_id,
+        kind: DraftKind::Abstained,
+        text: String::new(),
+        confidence,
+        abstain_reason: Some(format!("No draft (the abstain template failed: {error}).")),
+        flags: Vec::new(),
+        customer_language: None,
+        draft_language: None,
+        sources: Vec::new(),
+        cited_article_ids: Vec::new(),
+        retrieval: RetrievalResult::default(),
+        retrieval_millis: 0.0,
+        generation_millis: 0.0,
+        llm: None,
+        llm_fallback: None,
+    }
+}

@@ -1,0 +1,204 @@
+//! An OpenAI-compatible chat endpoint for tests, on 127.0.0.1: `POST /v1/chat/completions`
+//! answers from a script (a model answer, an HTTP error with optional `Retry-After`, a raw body,
+//! or a hang) and records every request it receives for assertions.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+/// One scripted response.
+#[derive(Debug, Clone)]
+pub enum Scripted {
+    /// A normal completion whose message content is this text.
+    Answer(String),
+    /// An error status with an OpenAI-style error body and an optional `Retry-After` (seconds).
+    Error {
+        status: u16,
+        code: &'static str,
+        retry_after: Option<u64>,
+    },
+    /// A 200 with this exact body (malformed on purpose).
+    RawBody(String),
+    /// Never answers within any sensible timeout.
+    Hang,
+}
+
+/// The model answer as JSON text, the way the prompt asks for it.
+pub fn answer(reply: &str, source_ids: &[&str], confidence: f32) -> Scripted {
+    Scripted::Answer(
+        json!({"reply": reply, "source_ids": source_ids, "confidence": confidence, "needs_human": []})
+            .to_string(),
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub at: Duration,
+    pub authorization: Option<String>,
+    pub body: Value,
+}
+
+impl RecordedRequest {
+    /// System and user message texts joined.
+    pub fn prompt_text(&self) -> String {
+        self.body["messages"]
+            .as_array()
+            .map(|messages| {
+                messages
+                    .iter()
+                    .filter_map(|m| m["content"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+}
+
+struct Shared {
+    start: Instant,
+    script: Mutex<VecDeque<Scripted>>,
+    fallback: Mutex<Scripted>,
+    requests: Mutex<Vec<RecordedRequest>>,
+}
+
+pub struct OpenAiStandIn {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for OpenAiStandIn {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl OpenAiStandIn {
+    /// Answers `script` in order, then `fallback` for every further request.
+    pub async fn start(script: Vec<Scripted>, fallback: Scripted) -> Self {
+        let shared = Arc::new(Shared {
+            start: Instant::now(),
+            script: Mutex::new(script.into()),
+            fallback: Mutex::new(fallback),
+            requests: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind OpenAI stand-in");
+        let addr = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            shared,
+            server,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
+    pub fn push(&self, scripted: Scripted) {
+        self.shared.script.lock().unwrap().push_back(scripted);
+    }
+}
+
+async fn completions(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("request is not JSON: {e}")).into_response();
+        }
+    };
+    // Checked like the real API: a model and a non-empty list of role/content messages.
+    let valid = body["model"].as_str().is_some_and(|m| !m.is_empty())
+        && body["messages"].as_array().is_some_and(|messages| {
+            !messages.is_empty()
+                && messages
+                    .iter()
+                    .all(|m| m["role"].is_string() && m["content"].is_string())
+        });
+    shared.requests.lock().unwrap().push(RecordedRequest {
+        at: shared.start.elapsed(),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: body.clone(),
+    });
+    if !valid {
+        return error_response(400, "invalid_request_error", None);
+    }
+    let next = shared.script.lock().unwrap().pop_front();
+    let scripted = next.unwrap_or_else(|| shared.fallback.lock().unwrap().clone());
+    match scripted {
+        Scripted::Answer(content) => {
+            let model = body["model"].as_str().unwrap_or_default();
+            axum::Json(json!({
+                "id": "chatcmpl-test",
+                "object": "chat.completion",
+                "created": 1_700_000_000,
+                "model": model,
+                "choices": [{
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop"
+                }],
+                "usage": {"prompt_tokens": 420, "completion_tokens": 96, "total_tokens": 516}
+            }))
+            .into_response()
+        }
+        Scripted::Error {
+            status,
+            code,
+            retry_after,
+        } => error_response(status, code, retry_after),
+        Scripted::RawBody(text) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            text,
+        )
+            .into_response(),
+        Scripted::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+    }
+}
+
+fn error_response(status: u16, code: &str, retry_after: Option<u64>) -> Response {
+    let status = StatusCode::from_u16(status).expect("status");
+    let body =
+        json!({"error": {"message": format!("scripted {code}"), "type": code, "code": code}});
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            seconds.to_string().parse().expect("header"),
+        );
+    }
+    response
+}
