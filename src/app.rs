@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::config::RedactMode;
 use crate::draft::Generation;
 use crate::draft::{Drafter, PromptTemplates};
-use crate::embed::{DenseEmbedder, LocalMiniLmEmbedder, SparseEncoder};
+use crate::embed::{DenseEmbedder, LocalMiniLmEmbedder, OpenAiCompatibleEmbedder, SparseEncoder};
 use crate::errors::CommandError;
 use crate::ingest::chunk::Chunker;
 use crate::ingest::pipeline::IngestPipeline;
@@ -27,8 +27,17 @@ pub struct Components {
 impl Components {
     /// Load the model and open (or create) the store.
     pub fn open(config: Config) -> Result<Self, CommandError> {
+        // The local model's tokenizer sizes chunks even when an endpoint embeds them.
         let local_embedder = Arc::new(LocalMiniLmEmbedder::load(&config.embedding.model_dir)?);
-        let embedder: Arc<dyn DenseEmbedder> = local_embedder.clone();
+        let embedder: Arc<dyn DenseEmbedder> = if config.embedding.endpoint_url.is_some() {
+            let redact = config.llm.redact != RedactMode::Off;
+            Arc::new(OpenAiCompatibleEmbedder::from_config(
+                &config.embedding,
+                redact,
+            )?)
+        } else {
+            local_embedder.clone()
+        };
         let store: Arc<dyn VectorStore> = Arc::new(EdgeVectorStore::open(
             &config.store_dir(),
             embedder.dimensions(),

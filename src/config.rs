@@ -139,6 +139,15 @@ pub struct EmbeddingConfig {
     pub model_dir: PathBuf,
     /// Texts per embedding batch. Default 32.
     pub batch_size: usize,
+    /// Use an OpenAI-compatible `/embeddings` endpoint instead of the local model, e.g.
+    /// `https://api.openai.com/v1`. The key comes only from `DESKDRAFT_EMBEDDING_API_KEY`.
+    /// Default none (local model). Changing it re-embeds everything into a new `data_dir`.
+    pub endpoint_url: Option<String>,
+    /// Model name at the endpoint. Default `text-embedding-3-small`.
+    pub endpoint_model: String,
+    /// Dimension of the endpoint's vectors (required with `endpoint_url`; 1536 for
+    /// text-embedding-3-small). Default none.
+    pub endpoint_dimensions: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -219,6 +228,9 @@ impl Default for EmbeddingConfig {
         Self {
             model_dir: PathBuf::from("./models/all-MiniLM-L6-v2"),
             batch_size: 32,
+            endpoint_url: None,
+            endpoint_model: "text-embedding-3-small".to_string(),
+            endpoint_dimensions: None,
         }
     }
 }
@@ -286,6 +298,7 @@ impl Config {
             "config",
             "freshdesk_api_key",
             "llm_api_key",
+            "embedding_api_key",
             "qdrant_api_key",
             "log",
         ]);
@@ -370,6 +383,14 @@ impl Config {
             return invalid(
                 "freshdesk.rate_window_seconds",
                 "rate_window_seconds and timeout_seconds must be positive",
+            );
+        }
+        if self.embedding.endpoint_url.is_some()
+            && self.embedding.endpoint_dimensions.is_none_or(|d| d == 0)
+        {
+            return invalid(
+                "embedding.endpoint_dimensions",
+                "must be set (e.g. 1536 for text-embedding-3-small) when embedding.endpoint_url is",
             );
         }
         let llm = &self.llm;

@@ -540,3 +540,93 @@ async fn draft_and_simulate_use_the_configured_endpoint() {
         Some(420 * replayed)
     );
 }
+
+fn embedding_config(
+    url: &str,
+    dimensions: usize,
+    batch_size: usize,
+) -> deskdraft::config::EmbeddingConfig {
+    deskdraft::config::EmbeddingConfig {
+        endpoint_url: Some(url.to_string()),
+        endpoint_model: "embed-model".into(),
+        endpoint_dimensions: Some(dimensions),
+        batch_size,
+        ..deskdraft::config::EmbeddingConfig::default()
+    }
+}
+
+/// The endpoint embedder batches, reorders by `index`, normalises, and redacts nothing on a
+/// loopback endpoint (redaction applies to external ones).
+#[tokio::test]
+async fn the_embeddings_endpoint_is_batched_ordered_and_normalised() {
+    use deskdraft::embed::{DenseEmbedder, OpenAiCompatibleEmbedder};
+    let stand_in = OpenAiStandIn::start(Vec::new(), Scripted::Hang).await;
+    let embedder =
+        OpenAiCompatibleEmbedder::new(&embedding_config(&stand_in.base_url(), 8, 3), None, true)
+            .unwrap();
+    let texts: Vec<String> = (0..7).map(|i| format!("text number {i}")).collect();
+    let vectors = embedder.embed_batch(&texts).await.unwrap();
+    assert_eq!(vectors.len(), 7);
+    for vector in &vectors {
+        let norm: f32 = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "{norm}");
+    }
+    // Same text alone gives the same vector as inside a batch: order was restored.
+    let single = embedder.embed_batch(&texts[4..5]).await.unwrap();
+    assert_eq!(single[0], vectors[4]);
+    let requests = stand_in.requests();
+    let batch_sizes: Vec<usize> = requests
+        .iter()
+        .map(|r| r.body["input"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(batch_sizes, [3, 3, 1, 1]);
+    assert_eq!(requests[0].body["model"], "embed-model");
+}
+
+#[tokio::test]
+async fn an_embedding_dimension_that_differs_is_a_clear_error() {
+    use deskdraft::embed::{DenseEmbedder, EmbedError, OpenAiCompatibleEmbedder};
+    let stand_in = OpenAiStandIn::start(Vec::new(), Scripted::Hang).await;
+    stand_in.set_embedding_dimensions(12);
+    let embedder =
+        OpenAiCompatibleEmbedder::new(&embedding_config(&stand_in.base_url(), 8, 4), None, true)
+            .unwrap();
+    let error = embedder
+        .embed_batch(&["hello".to_string()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            EmbedError::DimensionMismatch {
+                expected: 8,
+                actual: 12
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("12 dimensions"), "{error}");
+
+    // A store built with the local model (384) refuses an 8-dimension endpoint, naming both.
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = deskdraft(dir.path(), &stand_in.base_url())
+        .args(["ingest", "--bundle"])
+        .arg(repo().join("tests/fixtures/tiny-bundle"))
+        .output()
+        .unwrap();
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let switched = deskdraft(dir.path(), &stand_in.base_url())
+        .env("DESKDRAFT_EMBEDDING__ENDPOINT_URL", stand_in.base_url())
+        .env("DESKDRAFT_EMBEDDING__ENDPOINT_DIMENSIONS", "8")
+        .args(["draft", "--ticket-json"])
+        .arg(repo().join("knowledge/open-tickets/ticket-2001.json"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&switched.stderr);
+    assert!(!switched.status.success());
+    assert!(stderr.contains("384") && stderr.contains('8'), "{stderr}");
+}

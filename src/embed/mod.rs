@@ -4,11 +4,13 @@
 mod bert_forward;
 mod bm25;
 pub mod local;
+pub mod openai;
 
 use async_trait::async_trait;
 
 pub use bm25::SparseEncoder;
 pub use local::LocalMiniLmEmbedder;
+pub use openai::OpenAiCompatibleEmbedder;
 
 use crate::retry::{Classify, ErrorClass};
 

@@ -182,14 +182,18 @@ fn without_url(error: reqwest::Error) -> String {
 }
 
 /// `Retry-After` in seconds (or OpenAI's `retry-after-ms`).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
     value("retry-after-ms")
         .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1e3))
         .or_else(|| value("retry-after").map(|s| Duration::from_secs_f64(s.max(0.0))))
 }
 
-fn classify_status(status: StatusCode, retry_after: Option<Duration>, body: &str) -> LlmError {
+pub(crate) fn classify_status(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &str,
+) -> LlmError {
     // Error bodies are `{"error": {"message", "type", "code"}}`; keep only the message.
     let message = serde_json::from_str::<serde_json::Value>(body)
         .ok()

@@ -65,6 +65,8 @@ impl RecordedRequest {
 
 struct Shared {
     start: Instant,
+    /// Dimension of the vectors `/v1/embeddings` returns.
+    embedding_dimensions: Mutex<usize>,
     script: Mutex<VecDeque<Scripted>>,
     fallback: Mutex<Scripted>,
     requests: Mutex<Vec<RecordedRequest>>,
@@ -87,12 +89,14 @@ impl OpenAiStandIn {
     pub async fn start(script: Vec<Scripted>, fallback: Scripted) -> Self {
         let shared = Arc::new(Shared {
             start: Instant::now(),
+            embedding_dimensions: Mutex::new(8),
             script: Mutex::new(script.into()),
             fallback: Mutex::new(fallback),
             requests: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/v1/embeddings", post(embeddings))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -115,6 +119,10 @@ impl OpenAiStandIn {
 
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.requests.lock().unwrap().clone()
+    }
+
+    pub fn set_embedding_dimensions(&self, dimensions: usize) {
+        *self.shared.embedding_dimensions.lock().unwrap() = dimensions;
     }
 
     pub fn push(&self, scripted: Scripted) {
@@ -201,4 +209,48 @@ fn error_response(status: u16, code: &str, retry_after: Option<u64>) -> Response
         );
     }
     response
+}
+
+/// Deterministic, unnormalised vectors (a hash of the text spread over the dimensions), returned in
+/// reverse order with their `index` so clients must reorder.
+async fn embeddings(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("not JSON: {e}")).into_response(),
+    };
+    shared.requests.lock().unwrap().push(RecordedRequest {
+        at: shared.start.elapsed(),
+        authorization: None,
+        body: body.clone(),
+    });
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => return error_response(400, "invalid_request_error", None),
+    };
+    let dimensions = *shared.embedding_dimensions.lock().unwrap();
+    let mut data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let seed = text
+                .bytes()
+                .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+            let vector: Vec<f32> = (0..dimensions)
+                .map(|d| ((seed >> (d % 48)) & 0xff) as f32 + 1.0)
+                .collect();
+            json!({"object": "embedding", "index": index, "embedding": vector})
+        })
+        .collect();
+    data.reverse();
+    axum::Json(json!({
+        "object": "list",
+        "model": body["model"],
+        "data": data,
+        "usage": {"prompt_tokens": 10, "total_tokens": 10}
+    }))
+    .into_response()
 }
