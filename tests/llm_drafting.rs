@@ -630,3 +630,38 @@ async fn an_embedding_dimension_that_differs_is_a_clear_error() {
     assert!(!switched.status.success());
     assert!(stderr.contains("384") && stderr.contains('8'), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_prompt_too_long_for_the_context_is_retried_with_fewer_sources() {
+    let too_long = || Scripted::Error {
+        status: 400,
+        code: "context_length_exceeded",
+        retry_after: None,
+    };
+    let setup = setup(
+        vec![
+            too_long(),
+            too_long(),
+            answer(&good_reply(), &["case:101"], 0.9),
+        ],
+        Scripted::Hang,
+        10.0,
+    )
+    .await;
+    let draft = draft_with(&setup, &english_request()).await;
+    assert_eq!(draft.kind, DraftKind::Generated, "{:?}", draft.llm_fallback);
+    let shown: Vec<usize> = setup
+        .stand_in
+        .requests()
+        .iter()
+        .map(|r| {
+            r.prompt_text().matches("\n[case:").count()
+                + r.prompt_text().matches("\n[article:").count()
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [4, 3, 1],
+        "sources shown per attempt (6 capped to the 4 retrieved, then 3, then 1)"
+    );
+}

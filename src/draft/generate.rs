@@ -204,16 +204,26 @@ pub async fn compose_generated(
         .clone()
         .unwrap_or_else(|| "en".to_string());
     let retrieval = input.retrieval.clone();
-    let sources = prompt_sources(&retrieval, input.max_sources);
+    let mut max_sources = input.max_sources;
     let mut redactor = Redactor::new();
-    let chat_request = build_chat_request(
-        input.request,
-        &sources,
-        &language,
-        input.templates,
-        input.redact.then_some(&mut redactor),
-    )?;
-    let response = chat.complete(&chat_request).await?;
+    // A prompt too long for the model's context is retried with half the sources, down to one.
+    let (sources, response) = loop {
+        let sources = prompt_sources(&retrieval, max_sources);
+        let chat_request = build_chat_request(
+            input.request,
+            &sources,
+            &language,
+            input.templates,
+            input.redact.then_some(&mut redactor),
+        )?;
+        match chat.complete(&chat_request).await {
+            Err(LlmError::ContextTooLong(message)) if max_sources > 1 => {
+                tracing::info!(max_sources, %message, "prompt too long; retrying with fewer sources");
+                max_sources /= 2;
+            }
+            other => break (sources, other?),
+        }
+    };
     let answer = parse_answer(&response.content)?;
     let reply = redactor.restore(answer.reply.trim());
     if reply.is_empty() {
