@@ -213,6 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             print_simulation(&outcome);
         }
+        Command::Serve => deskdraft::commands::serve::run_serve(config).await?,
         Command::Export(args) => {
             let summary = deskdraft::commands::export::run_export(config, &args.out).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);

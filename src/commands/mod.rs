@@ -5,6 +5,7 @@ pub mod draft;
 pub mod export;
 pub mod freshdesk;
 pub mod ingest;
+pub mod serve;
 pub mod stats;
 
 /// A progress bar that draws only when stderr is a terminal (quiet in CI and pipes).

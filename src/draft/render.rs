@@ -12,8 +12,8 @@ fn escape_attribute(text: &str) -> String {
     html_escape::encode_double_quoted_attribute(text).into_owned()
 }
 
-/// Paragraphs separated by blank lines, single newlines as `<br>`.
-fn paragraphs(text: &str) -> String {
+/// Paragraphs separated by blank lines, single newlines as `<br>`; every piece escaped.
+pub fn paragraphs(text: &str) -> String {
     text.split("\n\n")
         .filter(|p| !p.trim().is_empty())
         .map(|p| {

@@ -1,0 +1,87 @@
+//! `deskdraft serve`: opens the store, drafter, Freshdesk client and job queue, then runs the HTTP
+//! server, the queue workers and the reconciler until SIGTERM/Ctrl-C, finishing in-flight jobs.
+
+use std::sync::Arc;
+
+use super::freshdesk::{check_credentials, freshdesk_from_config};
+use crate::app::Components;
+use crate::config::Config;
+use crate::errors::CommandError;
+use crate::queue::JobQueue;
+use crate::serve::worker::{run_reconciler, run_workers};
+use crate::serve::{
+    REVIEW_TOKEN_ENV, Secret, ServeMetrics, ServeState, WEBHOOK_SECRET_ENV, router,
+};
+
+pub async fn run_serve(config: Config) -> Result<(), CommandError> {
+    let webhook_secret = Secret::from_env(WEBHOOK_SECRET_ENV).map_err(CommandError::Config)?;
+    let review_token = Secret::from_env(REVIEW_TOKEN_ENV).map_err(CommandError::Config)?;
+    let freshdesk = freshdesk_from_config(&config)?;
+    check_credentials(&freshdesk.reader()).await?;
+    let queue = JobQueue::open(&config.queue_path(), config.serve.max_attempts)
+        .map_err(|e| CommandError::Config(e.to_string()))?;
+    let settings = config.serve.clone();
+    let components = Components::open(config)?;
+    let drafter = Arc::new(components.drafter().await?);
+    let state = ServeState {
+        queue,
+        drafter,
+        read: Arc::new(freshdesk.reader()),
+        write: Arc::new(freshdesk.writer()),
+        store: Arc::clone(&components.store),
+        settings: settings.clone(),
+        webhook_secret,
+        review_token,
+        metrics: Arc::new(ServeMetrics::default()),
+        freshdesk_calls: Some(freshdesk.metrics()),
+        job_signal: Arc::new(tokio::sync::Notify::new()),
+    };
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|source| CommandError::Io {
+            context: format!("cannot listen on {}", settings.listen),
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| CommandError::Io {
+        context: "listener address".into(),
+        source,
+    })?;
+    // Printed for supervisors and tests (the port may have been chosen by the OS).
+    println!("listening on http://{address}");
+    tracing::info!(%address, workers = settings.workers, "serving");
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = tokio::spawn(run_workers(state.clone(), stopped.clone()));
+    let reconciler = tokio::spawn(run_reconciler(state.clone(), stopped.clone()));
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal());
+    let served = server.await;
+    tracing::info!("shutting down: finishing in-flight jobs");
+    let _ = stop.send(true);
+    let _ = workers.await;
+    reconciler.abort();
+    served.map_err(|source| CommandError::Io {
+        context: "HTTP server".into(),
+        source,
+    })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,138 @@
+//! Settings of the services deskdraft talks to or runs: the Freshdesk account, the language
+//! model endpoint, and `deskdraft serve`. Secrets are never fields here: they come from the
+//! environment where they are used.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// An OpenAI-compatible chat endpoint for written drafts. Without `base_url`, drafts are
+/// retrieval-only. The key (if the endpoint needs one) comes only from `DESKDRAFT_LLM_API_KEY`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmSettings {
+    /// e.g. `https://api.openai.com/v1` or `http://localhost:11434/v1` (Ollama). Default none.
+    pub base_url: Option<String>,
+    /// Model name as the endpoint knows it. Default `gpt-4o-mini`.
+    pub model: String,
+    /// Default 0.2: drafts should be faithful to the sources, not creative.
+    pub temperature: f32,
+    /// Longest answer in tokens. Default 800.
+    pub max_output_tokens: u32,
+    /// Per-attempt timeout in seconds (a hung endpoint falls back after the retries). Default 60.
+    pub timeout_seconds: f64,
+    /// Attempts per draft for rate limits and transient errors. Default 3.
+    pub max_attempts: u32,
+    /// Replace emails, phone, card and IBAN numbers by placeholders before text is sent:
+    /// `auto` (on unless the endpoint is on this machine), `on`, `off`. Default `auto`.
+    pub redact: RedactMode,
+    /// Sources (cases + articles) shown to the model. Default 6.
+    pub max_sources: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedactMode {
+    Auto,
+    On,
+    Off,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            model: "gpt-4o-mini".to_string(),
+            temperature: 0.2,
+            max_output_tokens: 800,
+            timeout_seconds: 60.0,
+            max_attempts: 3,
+            redact: RedactMode::Auto,
+            max_sources: 6,
+        }
+    }
+}
+
+/// Where the Freshdesk account is and how much of its rate limit deskdraft may use. The API key
+/// is not here: it comes only from `DESKDRAFT_FRESHDESK_API_KEY`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FreshdeskSettings {
+    /// Account subdomain: `acme` for acme.freshdesk.com. Needed by `--freshdesk` commands.
+    pub domain: Option<String>,
+    /// Replaces `https://{domain}.freshdesk.com/api/v2` (a proxy, or a local stand-in; plain
+    /// http is accepted for loopback only). Default none.
+    pub base_url: Option<String>,
+    /// The plan's limit in credits per minute (Growth 200, Pro 400, Enterprise 700). Default 50
+    /// (Trial), the safe choice when unknown.
+    pub plan_limit_per_minute: u32,
+    /// The plan's "Tickets List" sub-limit per minute, if any (Growth 20, Pro 100,
+    /// Enterprise 200). Default none.
+    pub list_limit_per_minute: Option<u32>,
+    /// Share of the limits deskdraft may use; the rest stays with humans and other
+    /// integrations. Default 0.5.
+    pub budget_share: f64,
+    /// Length of the rate-limit window in seconds: Freshdesk's is 60. Only tests shorten it
+    /// (together with their stand-in's). Default 60.
+    pub rate_window_seconds: f64,
+    /// Per-request timeout in seconds. Default 30.
+    pub timeout_seconds: u64,
+    /// Ticket conversations fetched concurrently during a sync or export (the limiter still
+    /// paces them). Default 4.
+    pub concurrency: usize,
+    /// An incremental sync walks the knowledge base (which has no "updated since" filter) only
+    /// when the last walk is older than this many minutes; `--full` always walks it. Default 60.
+    pub articles_refresh_minutes: u64,
+}
+
+impl Default for FreshdeskSettings {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            base_url: None,
+            plan_limit_per_minute: 50,
+            list_limit_per_minute: None,
+            budget_share: 0.5,
+            rate_window_seconds: 60.0,
+            timeout_seconds: 30,
+            concurrency: 4,
+            articles_refresh_minutes: 60,
+        }
+    }
+}
+
+/// `deskdraft serve`: the webhook, the queue workers and the review page. The webhook secret and
+/// the review-page token come only from `DESKDRAFT_WEBHOOK_SECRET` and `DESKDRAFT_REVIEW_TOKEN`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Address to listen on. Default `127.0.0.1:8080` (put a TLS proxy in front for Freshdesk).
+    pub listen: String,
+    /// Jobs drafted at once. Default 2.
+    pub workers: usize,
+    /// Attempts before a job becomes a dead letter. Default 5.
+    pub max_attempts: u32,
+    /// How often the reconciler polls Freshdesk for new tickets the webhook missed, in seconds;
+    /// 0 disables it. Default 300.
+    pub poll_interval_seconds: u64,
+    /// Largest webhook body accepted, in bytes. Default 65536.
+    pub max_body_bytes: usize,
+    /// Per-request timeout of the HTTP server, in seconds. Default 30.
+    pub request_timeout_seconds: u64,
+    /// The job queue database. Default `<data_dir>/queue.sqlite`.
+    pub queue_path: Option<PathBuf>,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_string(),
+            workers: 2,
+            max_attempts: 5,
+            poll_interval_seconds: 300,
+            max_body_bytes: 65_536,
+            request_timeout_seconds: 30,
+            queue_path: None,
+        }
+    }
+}

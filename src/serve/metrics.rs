@@ -1,0 +1,140 @@
+//! Counters and the draft-latency histogram of `serve`, rendered in the Prometheus text format
+//! together with values read at scrape time (queue depth, the Freshdesk client's call counts).
+//! Hand-written because nearly every value is read at scrape time from elsewhere; the format is
+//! a few lines of text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use crate::helpdesk::freshdesk::CallMetrics;
+use crate::queue::QueueDepth;
+
+/// Upper bounds (seconds) of the webhook-to-note latency histogram.
+const LATENCY_BOUNDS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+#[derive(Default)]
+pub struct ServeMetrics {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    drafts_by_outcome: BTreeMap<String, u64>,
+    webhooks_by_result: BTreeMap<String, u64>,
+    job_failures: u64,
+    latency_counts: [u64; LATENCY_BOUNDS.len()],
+    latency_sum: f64,
+    latency_count: u64,
+    llm_prompt_tokens: u64,
+    llm_completion_tokens: u64,
+}
+
+impl ServeMetrics {
+    fn with(&self, update: impl FnOnce(&mut Inner)) {
+        update(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    pub fn webhook(&self, result: &str) {
+        self.with(|m| *m.webhooks_by_result.entry(result.to_string()).or_default() += 1);
+    }
+
+    pub fn job_failed(&self) {
+        self.with(|m| m.job_failures += 1);
+    }
+
+    /// A note was posted: its outcome and the time since the job was stored.
+    pub fn drafted(&self, outcome: &str, seconds: f64, tokens: Option<(u32, u32)>) {
+        self.with(|m| {
+            *m.drafts_by_outcome.entry(outcome.to_string()).or_default() += 1;
+            for (bound, count) in LATENCY_BOUNDS.iter().zip(m.latency_counts.iter_mut()) {
+                if seconds <= *bound {
+                    *count += 1;
+                }
+            }
+            m.latency_sum += seconds;
+            m.latency_count += 1;
+            if let Some((prompt, completion)) = tokens {
+                m.llm_prompt_tokens += u64::from(prompt);
+                m.llm_completion_tokens += u64::from(completion);
+            }
+        });
+    }
+
+    pub fn render(&self, depth: &QueueDepth, freshdesk: Option<&CallMetrics>) -> String {
+        let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_drafts_total Notes posted, by draft outcome.\n# TYPE deskdraft_drafts_total counter"
+        );
+        for (outcome, count) in &m.drafts_by_outcome {
+            let _ = writeln!(
+                out,
+                "deskdraft_drafts_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_webhooks_total Webhook requests, by result.\n# TYPE deskdraft_webhooks_total counter"
+        );
+        for (result, count) in &m.webhooks_by_result {
+            let _ = writeln!(
+                out,
+                "deskdraft_webhooks_total{{result=\"{result}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_job_failures_total Failed job attempts.\n# TYPE deskdraft_job_failures_total counter\ndeskdraft_job_failures_total {}",
+            m.job_failures
+        );
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_draft_latency_seconds From stored job to posted note.\n# TYPE deskdraft_draft_latency_seconds histogram"
+        );
+        for (bound, count) in LATENCY_BOUNDS.iter().zip(m.latency_counts.iter()) {
+            let _ = writeln!(
+                out,
+                "deskdraft_draft_latency_seconds_bucket{{le=\"{bound}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "deskdraft_draft_latency_seconds_bucket{{le=\"+Inf\"}} {}\ndeskdraft_draft_latency_seconds_sum {}\ndeskdraft_draft_latency_seconds_count {}",
+            m.latency_count, m.latency_sum, m.latency_count
+        );
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_queue_jobs Jobs by state.\n# TYPE deskdraft_queue_jobs gauge"
+        );
+        for (state, count) in [
+            ("queued", depth.queued),
+            ("running", depth.running),
+            ("done", depth.done),
+            ("dead", depth.dead),
+        ] {
+            let _ = writeln!(out, "deskdraft_queue_jobs{{state=\"{state}\"}} {count}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_llm_tokens_total Language-model tokens.\n# TYPE deskdraft_llm_tokens_total counter\n\
+             deskdraft_llm_tokens_total{{kind=\"prompt\"}} {}\ndeskdraft_llm_tokens_total{{kind=\"completion\"}} {}",
+            m.llm_prompt_tokens, m.llm_completion_tokens
+        );
+        if let Some(calls) = freshdesk {
+            let _ = writeln!(
+                out,
+                "# HELP deskdraft_freshdesk_calls_total Freshdesk API calls by endpoint and status (0: no response).\n# TYPE deskdraft_freshdesk_calls_total counter"
+            );
+            for call in calls.snapshot() {
+                let _ = writeln!(
+                    out,
+                    "deskdraft_freshdesk_calls_total{{endpoint=\"{}\",status=\"{}\"}} {}",
+                    call.endpoint, call.status, call.count
+                );
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,76 @@
+//! Owns `deskdraft serve`: the Freshdesk webhook (acknowledged only once its job is durable), the
+//! queue workers that draft and post exactly one private note per ticket, the reconciler that
+//! polls for tickets the webhook missed, the approval API and review page, and health/metrics.
+//! Drafting logic stays in `draft`; this module only moves tickets, drafts and notes around.
+
+mod api;
+mod auth;
+mod metrics;
+mod ops;
+mod page;
+mod webhook;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::config::ServeSettings;
+use crate::draft::Drafter;
+use crate::helpdesk::freshdesk::CallMetrics;
+use crate::helpdesk::{HelpdeskRead, HelpdeskWrite};
+use crate::queue::JobQueue;
+use crate::store::VectorStore;
+
+pub use auth::{REVIEW_TOKEN_ENV, Secret, WEBHOOK_SECRET_ENV};
+pub use metrics::ServeMetrics;
+
+/// Everything the handlers and workers share (`Arc<dyn Trait>` at every seam).
+#[derive(Clone)]
+pub struct ServeState {
+    pub queue: JobQueue,
+    pub drafter: Arc<Drafter>,
+    pub read: Arc<dyn HelpdeskRead>,
+    pub write: Arc<dyn HelpdeskWrite>,
+    pub store: Arc<dyn VectorStore>,
+    pub settings: ServeSettings,
+    pub webhook_secret: Secret,
+    pub review_token: Secret,
+    pub metrics: Arc<ServeMetrics>,
+    /// The Freshdesk client's call counters, exported at `/metrics`.
+    pub freshdesk_calls: Option<Arc<CallMetrics>>,
+    /// Wakes idle workers when a webhook stores a job.
+    pub job_signal: Arc<tokio::sync::Notify>,
+}
+
+/// The HTTP routes.
+pub fn router(state: ServeState) -> Router {
+    let body_limit = state.settings.max_body_bytes;
+    let timeout = Duration::from_secs(state.settings.request_timeout_seconds.max(1));
+    Router::new()
+        .route("/webhooks/freshdesk", post(webhook::freshdesk_webhook))
+        .route("/api/drafts", get(api::list_drafts))
+        .route("/api/drafts/{id}", get(api::get_draft))
+        .route("/api/drafts/{id}/approve", post(api::approve_draft))
+        .route("/api/drafts/{id}/reject", post(api::reject_draft))
+        .route("/api/jobs", get(api::list_jobs))
+        .route("/api/jobs/{id}/retry", post(api::retry_job))
+        .route("/api/stats", get(api::stats))
+        .route("/", get(page::review_page))
+        .route("/login", get(page::login_page).post(page::login))
+        .route("/logout", post(page::logout))
+        .route("/drafts/{id}/approve", post(page::approve_form))
+        .route("/drafts/{id}/reject", post(page::reject_form))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .with_state(state)
+}
