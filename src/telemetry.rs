@@ -4,8 +4,15 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init_logging(json: bool) {
-    let filter = EnvFilter::try_from_env("DESKDRAFT_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,qdrant_edge=error"));
+    // The embedded Qdrant engine warns about process-wide flags it expects a server to set;
+    // silence it unless the user asks for it by name.
+    let requested = std::env::var("DESKDRAFT_LOG").unwrap_or_else(|_| "info".to_string());
+    let directives = if requested.contains("qdrant_edge") {
+        requested
+    } else {
+        format!("{requested},qdrant_edge=error")
+    };
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,qdrant_edge=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use once_cell::sync::Lazy;
@@ -78,7 +79,7 @@ pub fn ticket_id_from_payload(body: &[u8]) -> Result<i64, String> {
 pub async fn freshdesk_webhook(
     State(state): State<ServeState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     if !webhook_authorised(&headers, &state.webhook_secret) {
         state.metrics.webhook("unauthorized");
@@ -87,6 +88,20 @@ pub async fn freshdesk_webhook(
             "missing or wrong webhook secret (X-Deskdraft-Secret header or Basic-auth password)",
         );
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            state.metrics.webhook("bad_request");
+            return error(
+                rejection.status(),
+                format!(
+                    "body rejected ({}); the limit is {} bytes: send only {{\"ticket_id\": {{{{ticket.id}}}}}}",
+                    rejection.body_text(),
+                    state.settings.max_body_bytes
+                ),
+            );
+        }
+    };
     let ticket_id = match ticket_id_from_payload(&body) {
         Ok(id) => id,
         Err(problem) => {
