@@ -12,7 +12,8 @@ pub fn init_logging(json: bool) {
     } else {
         format!("{requested},qdrant_edge=error")
     };
-    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info,qdrant_edge=error"));
+    let filter = EnvFilter::try_new(&directives)
+        .unwrap_or_else(|_| EnvFilter::new("info,qdrant_edge=error"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -54,10 +54,6 @@ impl Secret {
     pub fn csrf_token(&self) -> String {
         hex::encode(&Sha256::digest(format!("csrf:{}", self.session_value()))[..16])
     }
-
-    pub fn expose_for_tests(&self) -> &str {
-        &self.0
-    }
 }
 
 fn basic_password(headers: &HeaderMap) -> Option<String> {

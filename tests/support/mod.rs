@@ -1,5 +1,6 @@
 //! Shared helpers for integration tests.
 #![allow(dead_code)]
 
+pub mod cdp;
 pub mod freshdesk_stand_in;
 pub mod openai_stand_in;
