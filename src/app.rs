@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::config::RedactMode;
+use crate::config::StoreBackend;
 use crate::draft::Generation;
 use crate::draft::{Drafter, PromptTemplates};
 use crate::embed::{DenseEmbedder, LocalMiniLmEmbedder, OpenAiCompatibleEmbedder, SparseEncoder};
@@ -13,7 +14,8 @@ use crate::ingest::chunk::Chunker;
 use crate::ingest::pipeline::IngestPipeline;
 use crate::llm::{ChatModel, OpenAiCompatibleChat};
 use crate::retrieve::Retriever;
-use crate::store::{EdgeVectorStore, VectorStore};
+use crate::store::server::QDRANT_API_KEY_ENV;
+use crate::store::{EdgeVectorStore, QdrantServerStore, VectorStore};
 
 /// Shared, long-lived components.
 pub struct Components {
@@ -38,10 +40,20 @@ impl Components {
         } else {
             local_embedder.clone()
         };
-        let store: Arc<dyn VectorStore> = Arc::new(EdgeVectorStore::open(
-            &config.store_dir(),
-            embedder.dimensions(),
-        )?);
+        let store: Arc<dyn VectorStore> = match config.store.backend {
+            StoreBackend::Edge => Arc::new(EdgeVectorStore::open(
+                &config.store_dir(),
+                embedder.dimensions(),
+            )?),
+            StoreBackend::Qdrant => Arc::new(QdrantServerStore::new(
+                config.store.url.as_deref().unwrap_or_default(),
+                std::env::var(QDRANT_API_KEY_ENV)
+                    .ok()
+                    .filter(|k| !k.is_empty()),
+                &config.store.collection,
+                embedder.dimensions(),
+            )?),
+        };
         Ok(Self {
             config,
             local_embedder,

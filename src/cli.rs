@@ -44,6 +44,8 @@ pub enum Command {
     },
     /// Replay past tickets leak-free and report how good the drafts would have been.
     Simulate(SimulateCommand),
+    /// Copy the embedded store into the Qdrant server collection of `[store]` (no re-embedding).
+    MigrateStore,
     /// Run the service: Freshdesk webhook, durable job queue, notes, review page, metrics.
     Serve,
     /// Write a bundle of the Freshdesk account (for simulations on a frozen snapshot); resumable.

@@ -213,6 +213,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             print_simulation(&outcome);
         }
+        Command::MigrateStore => {
+            let summary = deskdraft::commands::migrate_store::run_migrate_store(config).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
         Command::Serve => deskdraft::commands::serve::run_serve(config).await?,
         Command::Export(args) => {
             let summary = deskdraft::commands::export::run_export(config, &args.out).await?;

@@ -4,7 +4,7 @@
 //! trait, so any implementation can be held to the same contract. The cases always run against
 //! the embedded [`EdgeVectorStore`] (one fresh temporary directory per case, 8 dense dimensions,
 //! hand-made sparse vectors and payloads); they run against a Qdrant server only when `QDRANT_URL`
-//! is set and a server store exists (see [`server_backend`]).
+//! is set (see [`server_backend`]; each case gets its own collection).
 //!
 //! Lifecycle cases (reopen after flush, dimension mismatch) need to open the same store twice, so
 //! they take a [`Backend`] instead of a store.
@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use deskdraft::domain::{DocumentKey, SourceType, deterministic_point_id};
 use deskdraft::store::{
-    ChunkPayload, EdgeVectorStore, HybridQuery, QueryFilter, ScoredChunk, StoreError, StoredPoint,
-    VectorStore,
+    ChunkPayload, EdgeVectorStore, HybridQuery, QdrantServerStore, QueryFilter, ScoredChunk,
+    StoreError, StoredPoint, VectorStore,
 };
 use uuid::Uuid;
 
@@ -34,7 +34,6 @@ const DIMS: usize = 8;
 #[derive(Debug, Clone)]
 enum Location {
     Path(std::path::PathBuf),
-    #[allow(dead_code)] // for the server store: a collection name
     Collection(String),
 }
 
@@ -84,9 +83,51 @@ impl Backend for EdgeBackend {
     }
 }
 
-/// The Qdrant server store, once it exists. Returns `None` until then.
-fn server_backend(_url: &str) -> Option<Box<dyn Backend>> {
-    None
+/// The Qdrant server at `QDRANT_URL`: one fresh collection per case (unique name).
+struct ServerBackend {
+    url: String,
+    run: String,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl Backend for ServerBackend {
+    fn name(&self) -> String {
+        format!("qdrant server at {}", self.url)
+    }
+
+    async fn fresh(&self, dims: usize) -> (Arc<dyn VectorStore>, Location) {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let collection = format!("deskdraft_conformance_{}_{n}", self.run);
+        let store = self
+            .reopen(&Location::Collection(collection.clone()), dims)
+            .await
+            .expect("a fresh server collection");
+        (store, Location::Collection(collection))
+    }
+
+    async fn reopen(
+        &self,
+        location: &Location,
+        dims: usize,
+    ) -> Result<Arc<dyn VectorStore>, StoreError> {
+        let Location::Collection(collection) = location else {
+            panic!("server stores live in collections");
+        };
+        let api_key = std::env::var("DESKDRAFT_QDRANT_API_KEY").ok();
+        let store = QdrantServerStore::new(&self.url, api_key, collection, dims)?;
+        // Creates the collection, or checks the existing one's dimension.
+        store.ensure_collection().await?;
+        Ok(Arc::new(store))
+    }
+}
+
+fn server_backend(url: &str) -> Box<dyn Backend> {
+    Box::new(ServerBackend {
+        url: url.to_string(),
+        run: format!("{}_{}", std::process::id(), Utc::now().timestamp()),
+        next: std::sync::atomic::AtomicUsize::new(0),
+    })
 }
 
 /// Report a skipped test where it is seen: straight to the process's stderr, which the test
@@ -138,16 +179,11 @@ macro_rules! conformance_suite {
             let url = match std::env::var("QDRANT_URL") {
                 Ok(url) if !url.is_empty() => url,
                 _ => {
-                    report_skip("skipped: QDRANT_URL not set (server store not implemented yet)");
+                    report_skip("skipped: QDRANT_URL not set (e.g. QDRANT_URL=http://localhost:6334 with a Qdrant 1.18 server running)");
                     return;
                 }
             };
-            let Some(backend) = server_backend(&url) else {
-                report_skip(&format!(
-                    "skipped: QDRANT_URL={url} set but the server store is not implemented yet"
-                ));
-                return;
-            };
+            let backend = server_backend(&url);
             for (name, case) in store_cases() {
                 eprintln!("{}: {name}", backend.name());
                 run_store_case(backend.as_ref(), case).await;
@@ -998,4 +1034,16 @@ async fn case_other_dimension_is_a_mismatch(backend: &dyn Backend) {
     // The failed open did not damage the store.
     let store = backend.reopen(&location, DIMS).await.unwrap();
     assert_eq!(store.stats().await.unwrap().points, 1);
+}
+
+/// Without a server, the server store fails with an error that names the URL and the cause,
+/// instead of hanging or panicking.
+#[tokio::test]
+async fn an_unreachable_server_is_a_clear_error() {
+    let store = QdrantServerStore::new("http://127.0.0.1:9", None, "deskdraft", DIMS).unwrap();
+    let error = store.stats().await.unwrap_err().to_string();
+    assert!(
+        error.contains("127.0.0.1:9") && error.contains("unreachable"),
+        "{error}"
+    );
 }

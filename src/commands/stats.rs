@@ -3,9 +3,10 @@
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::config::StoreBackend;
 use crate::errors::CommandError;
 use crate::ingest::state::IngestState;
-use crate::store::{EdgeVectorStore, StoreStats, VectorStore};
+use crate::store::{EdgeVectorStore, QdrantServerStore, StoreStats, VectorStore};
 
 #[derive(Debug, Serialize)]
 pub struct Stats {
@@ -20,7 +21,16 @@ pub struct Stats {
 }
 
 pub async fn run_stats(config: Config) -> Result<Stats, CommandError> {
-    let store = EdgeVectorStore::open_existing(&config.store_dir())?;
+    let store: Box<dyn VectorStore> = match config.store.backend {
+        StoreBackend::Edge => Box::new(EdgeVectorStore::open_existing(&config.store_dir())?),
+        // The dimension only matters when the collection is created, which stats never needs.
+        StoreBackend::Qdrant => Box::new(QdrantServerStore::new(
+            config.store.url.as_deref().unwrap_or_default(),
+            std::env::var(crate::store::server::QDRANT_API_KEY_ENV).ok(),
+            &config.store.collection,
+            config.embedding.endpoint_dimensions.unwrap_or(384),
+        )?),
+    };
     let state = IngestState::load(&config.ingest_state_path())
         .map_err(|e| CommandError::Config(e.to_string()))?;
     let count = |prefix: &str| {

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 mod services;
 
-pub use services::{FreshdeskSettings, LlmSettings, RedactMode, ServeSettings};
+pub use services::{
+    FreshdeskSettings, LlmSettings, RedactMode, ServeSettings, StoreBackend, StoreSettings,
+};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -39,6 +41,7 @@ pub struct Config {
     pub freshdesk: FreshdeskSettings,
     pub llm: LlmSettings,
     pub serve: ServeSettings,
+    pub store: StoreSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -130,6 +133,7 @@ impl Default for Config {
             freshdesk: FreshdeskSettings::default(),
             llm: LlmSettings::default(),
             serve: ServeSettings::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -215,12 +219,29 @@ impl Config {
             "qdrant_api_key",
             "log",
         ]);
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(env)
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.treat_empty_as_unset();
         config.validate()?;
         Ok(config)
+    }
+
+    /// `DESKDRAFT_LLM__BASE_URL=` (empty, as compose files write an unset variable) means "not
+    /// set", not "an invalid URL".
+    fn treat_empty_as_unset(&mut self) {
+        for field in [
+            &mut self.llm.base_url,
+            &mut self.embedding.endpoint_url,
+            &mut self.freshdesk.domain,
+            &mut self.freshdesk.base_url,
+            &mut self.store.url,
+        ] {
+            if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *field = None;
+            }
+        }
     }
 
     /// Check values that would otherwise fail late (mid-ingest) or silently misbehave.
@@ -304,6 +325,18 @@ impl Config {
             return invalid(
                 "embedding.endpoint_dimensions",
                 "must be set (e.g. 1536 for text-embedding-3-small) when embedding.endpoint_url is",
+            );
+        }
+        if self.store.backend == StoreBackend::Qdrant
+            && !self
+                .store
+                .url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return invalid(
+                "store.url",
+                "the qdrant backend needs the server's gRPC URL, e.g. http://localhost:6334",
             );
         }
         let llm = &self.llm;

@@ -136,3 +136,34 @@ impl Default for ServeSettings {
         }
     }
 }
+
+/// Which vector store holds the index. The server's API key comes only from
+/// `DESKDRAFT_QDRANT_API_KEY`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    /// `edge` (Qdrant's engine in-process, in `<data_dir>/store`) or `qdrant` (a server or
+    /// cluster at `url`). Default `edge`.
+    pub backend: StoreBackend,
+    /// gRPC URL of the Qdrant server, e.g. `http://localhost:6334`. Required for `qdrant`.
+    pub url: Option<String>,
+    /// Collection name on the server. Default `deskdraft`.
+    pub collection: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreBackend {
+    Edge,
+    Qdrant,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            backend: StoreBackend::Edge,
+            url: None,
+            collection: "deskdraft".to_string(),
+        }
+    }
+}

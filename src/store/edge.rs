@@ -108,6 +108,53 @@ impl EdgeVectorStore {
         Ok(())
     }
 
+    /// Every point with its vectors, a page at a time (for `migrate-store`): returns the page and
+    /// the offset of the next one.
+    pub async fn export_page(
+        &self,
+        offset: Option<Uuid>,
+        limit: usize,
+    ) -> Result<(Vec<StoredPoint>, Option<Uuid>), StoreError> {
+        self.blocking(move |shard| {
+            let request = ScrollRequest {
+                offset: offset.map(PointId::Uuid),
+                limit: Some(limit),
+                filter: None,
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(true),
+                order_by: None,
+            };
+            let (records, next) = shard.scroll(request).map_err(operation_error)?;
+            let mut points = Vec::with_capacity(records.len());
+            for record in records {
+                let payload = decode_payload(&record.id, record.payload)?;
+                let (dense, sparse_indices, sparse_values) = match record.vector {
+                    Some(VectorStructInternal::Named(mut named)) => {
+                        let dense = match named.remove(DENSE_VECTOR_NAME) {
+                            Some(VectorInternal::Dense(values)) => values,
+                            _ => Vec::new(),
+                        };
+                        let (indices, values) = match named.remove(SPARSE_VECTOR_NAME) {
+                            Some(VectorInternal::Sparse(sparse)) => (sparse.indices, sparse.values),
+                            _ => (Vec::new(), Vec::new()),
+                        };
+                        (dense, indices, values)
+                    }
+                    _ => (Vec::new(), Vec::new(), Vec::new()),
+                };
+                points.push(StoredPoint {
+                    id: point_uuid(&record.id),
+                    dense,
+                    sparse_indices,
+                    sparse_values,
+                    payload,
+                });
+            }
+            Ok((points, next.as_ref().map(point_uuid)))
+        })
+        .await
+    }
+
     async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

@@ -1,7 +1,8 @@
 //! Owns the vector store seam: the [`VectorStore`] trait, the chunk payload we keep in it, and the
-//! embedded Qdrant Edge implementation (a Qdrant server implementation plugs in beside it).
+//! embedded Qdrant Edge implementation, and the Qdrant server (or cluster) implementation.
 
 pub mod edge;
+pub mod server;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use crate::domain::{DocumentKey, SourceType};
 use crate::retry::{Classify, ErrorClass};
 
 pub use edge::EdgeVectorStore;
+pub use server::QdrantServerStore;
 
 /// Name of the dense vector in every collection.
 pub const DENSE_VECTOR_NAME: &str = "dense";

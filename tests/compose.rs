@@ -1,0 +1,142 @@
+//! No Docker engine runs here, so `docker-compose.yml` and the `Dockerfile` are kept honest by
+//! parsing them: the services and their wiring, a pinned Qdrant image with a health check, declared
+//! volumes, and every `DESKDRAFT_*` variable they set is one deskdraft's configuration accepts.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use serde_yaml_ng::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn compose() -> Value {
+    let text = std::fs::read_to_string(repo().join("docker-compose.yml")).expect("compose file");
+    let mut value: Value =
+        serde_yaml_ng::from_str(&text).expect("docker-compose.yml is valid YAML");
+    value.apply_merge().expect("merge keys resolve");
+    value
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Sequence(items) => items.iter().map(text).collect::<Vec<_>>().join(" "),
+        other => serde_yaml_ng::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// `${NAME:-default}` / `${NAME:?message}` / `${NAME}` as a value the config can parse.
+fn substitute(value: &str) -> String {
+    let re = regex::Regex::new(r"\$\{([A-Z_]+)(?::([-?])([^}]*))?\}").unwrap();
+    re.replace_all(value, |c: &regex::Captures| {
+        match (c.get(2).map(|m| m.as_str()), c.get(3)) {
+            (Some("-"), Some(default)) => default.as_str().to_string(),
+            _ => match &c[1] {
+                "FRESHDESK_DOMAIN" => "acme".to_string(),
+                _ => "value-long-enough-for-a-secret".to_string(),
+            },
+        }
+    })
+    .into_owned()
+}
+
+#[test]
+fn compose_wires_qdrant_serve_sync_and_an_optional_llm() {
+    let compose = compose();
+    let services = &compose["services"];
+    for name in ["qdrant", "deskdraft", "sync", "ollama"] {
+        assert!(services.get(name).is_some(), "service {name} missing");
+    }
+    let qdrant_image = text(&services["qdrant"]["image"]);
+    assert!(
+        regex::Regex::new(r"^qdrant/qdrant:v1\.18\.\d+$")
+            .unwrap()
+            .is_match(&qdrant_image),
+        "Qdrant must be pinned to a 1.18 release: {qdrant_image}"
+    );
+    assert!(services["qdrant"]["healthcheck"]["test"].is_sequence());
+    assert_eq!(
+        text(&services["deskdraft"]["depends_on"]["qdrant"]["condition"]),
+        "service_healthy"
+    );
+    assert_eq!(text(&services["deskdraft"]["command"]), "serve");
+    assert!(text(&services["sync"]["command"]).contains("deskdraft ingest --freshdesk"));
+    assert_eq!(text(&services["ollama"]["profiles"]), "llm");
+    assert_eq!(
+        text(&services["deskdraft"]["environment"]["DESKDRAFT_STORE__URL"]),
+        "http://qdrant:6334",
+        "gRPC port of the qdrant service"
+    );
+
+    // Every named volume a service mounts is declared.
+    let declared: BTreeSet<String> = compose["volumes"]
+        .as_mapping()
+        .expect("volumes")
+        .keys()
+        .map(text)
+        .collect();
+    for (name, service) in services.as_mapping().unwrap() {
+        for mount in service["volumes"].as_sequence().into_iter().flatten() {
+            let source = text(mount).split(':').next().unwrap().to_string();
+            if !source.starts_with('.') && !source.starts_with('/') {
+                assert!(
+                    declared.contains(&source),
+                    "{}: volume {source} not declared",
+                    text(name)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_deskdraft_setting_in_compose_and_the_dockerfile_is_accepted_by_the_config() {
+    let compose = compose();
+    let mut settings: Vec<(String, String)> = Vec::new();
+    for service in ["deskdraft", "sync"] {
+        for (key, value) in compose["services"][service]["environment"]
+            .as_mapping()
+            .unwrap()
+        {
+            settings.push((text(key), substitute(&text(value))));
+        }
+    }
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile")).expect("Dockerfile");
+    for found in regex::Regex::new(r"(DESKDRAFT_[A-Z_]+)=(\S+)")
+        .unwrap()
+        .captures_iter(&dockerfile)
+    {
+        settings.push((found[1].to_string(), found[2].to_string()));
+    }
+    assert!(
+        dockerfile.contains("scripts/fetch-model.sh"),
+        "the image fetches its model"
+    );
+    assert!(settings.len() > 10);
+    // Secrets are read where they are used, not by the config loader.
+    let secrets = [
+        "DESKDRAFT_FRESHDESK_API_KEY",
+        "DESKDRAFT_LLM_API_KEY",
+        "DESKDRAFT_WEBHOOK_SECRET",
+        "DESKDRAFT_REVIEW_TOKEN",
+    ];
+    figment::Jail::expect_with(|jail| {
+        for (key, value) in &settings {
+            if key != "DESKDRAFT_LOG" && !secrets.contains(&key.as_str()) {
+                jail.set_env(key, value);
+            }
+        }
+        jail.set_env("DESKDRAFT_FRESHDESK_API_KEY", "secret");
+        let config = deskdraft::config::Config::load(None)
+            .map_err(|e| figment::Error::from(e.to_string()))?;
+        assert_eq!(
+            config.store.backend,
+            deskdraft::config::StoreBackend::Qdrant
+        );
+        assert_eq!(config.serve.listen, "0.0.0.0:8080");
+        assert_eq!(config.freshdesk.domain.as_deref(), Some("acme"));
+        Ok(())
+    });
+}
