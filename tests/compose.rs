@@ -92,6 +92,8 @@ fn compose_wires_qdrant_serve_sync_and_an_optional_llm() {
 }
 
 #[test]
+// figment's test Jail returns its large error type by design.
+#[allow(clippy::result_large_err)]
 fn every_deskdraft_setting_in_compose_and_the_dockerfile_is_accepted_by_the_config() {
     let compose = compose();
     let mut settings: Vec<(String, String)> = Vec::new();
