@@ -3,12 +3,14 @@
 
 mod bert_forward;
 mod bm25;
+pub mod cache;
 pub mod local;
 pub mod openai;
 
 use async_trait::async_trait;
 
 pub use bm25::SparseEncoder;
+pub use cache::CachedEmbedder;
 pub use local::LocalMiniLmEmbedder;
 pub use openai::OpenAiCompatibleEmbedder;
 
