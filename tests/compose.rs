@@ -142,3 +142,40 @@ fn every_deskdraft_setting_in_compose_and_the_dockerfile_is_accepted_by_the_conf
         Ok(())
     });
 }
+
+/// The dev profile is what tests, the demo and `cargo bench --profile dev` run: the embedding hot
+/// loops (our crate) must be optimised and dependencies built without debug assertions, or the
+/// model runs several times slower. `cargo add`/`cargo remove` once silently dropped this section.
+#[test]
+fn the_dev_profile_optimises_the_embedding_hot_loops() {
+    let text = std::fs::read_to_string(repo().join("Cargo.toml")).expect("Cargo.toml");
+    let manifest: toml::Value = toml::from_str(&text).expect("Cargo.toml parses");
+    let packages = &manifest["profile"]["dev"]["package"];
+    let own = packages
+        .get("deskdraft")
+        .and_then(|p| p.get("opt-level"))
+        .and_then(toml::Value::as_integer);
+    assert!(
+        own.is_some_and(|level| level >= 2),
+        "[profile.dev.package.deskdraft] opt-level >= 2 is missing"
+    );
+    let dependencies = &packages["*"];
+    assert_eq!(
+        dependencies
+            .get("opt-level")
+            .and_then(toml::Value::as_integer),
+        Some(3)
+    );
+    assert_eq!(
+        dependencies
+            .get("debug-assertions")
+            .and_then(toml::Value::as_bool),
+        Some(false)
+    );
+    assert_eq!(
+        dependencies
+            .get("overflow-checks")
+            .and_then(toml::Value::as_bool),
+        Some(false)
+    );
+}

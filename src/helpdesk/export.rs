@@ -1,6 +1,6 @@
 //! Exports a live helpdesk into a bundle folder (the format of `helpdesk::bundle`), so simulations
 //! run on a frozen snapshot without touching the account. Resumable and incremental: tickets are
-//! appended in groups (oldest update first) with an fsync each; a rerun into the same folder keeps
+//! appended in groups of 8 (oldest update first) with an fsync each; a rerun into the same folder keeps
 //! what is there, drops a half-written last line, and fetches only tickets it does not hold in that
 //! version. Earlier versions of re-fetched tickets are dropped when the export completes.
 //!
@@ -40,7 +40,7 @@ use super::{HelpdeskError, HelpdeskRead};
 use crate::domain::Ticket;
 
 /// Tickets appended (and fsynced) together: the most a killed export fetches twice.
-const TICKETS_PER_GROUP: usize = 20;
+pub const TICKETS_PER_GROUP: usize = 8;
 /// Marks an export in progress whose knowledge base is already written.
 const ARTICLES_DONE_MARKER: &str = ".export-articles-done";
 
