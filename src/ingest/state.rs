@@ -62,18 +62,23 @@ impl IngestState {
     }
 
     pub fn save(&self) -> Result<(), StateError> {
-        let io = |source| StateError::Io {
-            path: self.path.display().to_string(),
-            source,
-        };
-        if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let temporary = self.path.with_extension("json.tmp");
-        let text = serde_json::to_vec(self).expect("ingest state always serialises");
-        std::fs::write(&temporary, text).map_err(io)?;
-        std::fs::rename(&temporary, &self.path).map_err(io)
+        write_json_atomically(&self.path, self)
     }
+}
+
+/// Temp file + rename: a crash leaves either the old or the new file, never half of one.
+pub(crate) fn write_json_atomically(path: &Path, value: &impl Serialize) -> Result<(), StateError> {
+    let io = |source| StateError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let temporary = path.with_extension("json.tmp");
+    let text = serde_json::to_vec(value).expect("state always serialises");
+    std::fs::write(&temporary, text).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)
 }
 
 /// Hash of everything that affects a document's points: its content and metadata, the chunking

@@ -63,19 +63,9 @@ impl SyncState {
         Ok(state)
     }
 
-    /// Temp file + rename: a crash leaves either the old or the new state, never half of one.
+    /// Written atomically: a crash leaves either the old or the new state, never half of one.
     pub fn save(&self) -> Result<(), StateError> {
-        let io = |source| StateError::Io {
-            path: self.path.display().to_string(),
-            source,
-        };
-        if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let temporary = self.path.with_extension("json.tmp");
-        let text = serde_json::to_vec(self).expect("sync state always serialises");
-        std::fs::write(&temporary, text).map_err(io)?;
-        std::fs::rename(&temporary, &self.path).map_err(io)
+        super::state::write_json_atomically(&self.path, self)
     }
 
     /// Whether this exact version of the ticket was already processed.
