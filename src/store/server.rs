@@ -257,6 +257,27 @@ impl QdrantServerStore {
         Ok(())
     }
 
+    /// Deletes the points a selector (ids or a filter) names, waiting for the server.
+    async fn delete_matching(
+        &self,
+        selector: impl Into<qdrant_client::qdrant::points_selector::PointsSelectorOneOf>,
+    ) -> Result<(), StoreError> {
+        self.ensure_collection().await?;
+        let request = DeletePointsBuilder::new(&self.collection)
+            .points(selector)
+            .wait(true)
+            .build();
+        self.retry
+            .run(|_| async {
+                self.client
+                    .delete_points(request.clone())
+                    .await
+                    .map_err(classify)
+            })
+            .await?;
+        Ok(())
+    }
+
     async fn search(
         &self,
         query: Query,
@@ -333,43 +354,20 @@ impl VectorStore for QdrantServerStore {
         if ids.is_empty() {
             return Ok(());
         }
-        self.ensure_collection().await?;
-        let request = DeletePointsBuilder::new(&self.collection)
-            .points(PointsIdsList {
-                ids: ids.into_iter().map(point_id).collect(),
-            })
-            .wait(true)
-            .build();
-        self.retry
-            .run(|_| async {
-                self.client
-                    .delete_points(request.clone())
-                    .await
-                    .map_err(classify)
-            })
-            .await?;
-        Ok(())
+        self.delete_matching(PointsIdsList {
+            ids: ids.into_iter().map(point_id).collect(),
+        })
+        .await
     }
 
     async fn delete_documents(&self, keys: Vec<DocumentKey>) -> Result<(), StoreError> {
         if keys.is_empty() {
             return Ok(());
         }
-        self.ensure_collection().await?;
-        let filter = Filter::should(keys.iter().map(|k| keyword("doc_key", &k.to_string())));
-        let request = DeletePointsBuilder::new(&self.collection)
-            .points(filter)
-            .wait(true)
-            .build();
-        self.retry
-            .run(|_| async {
-                self.client
-                    .delete_points(request.clone())
-                    .await
-                    .map_err(classify)
-            })
-            .await?;
-        Ok(())
+        self.delete_matching(Filter::should(
+            keys.iter().map(|k| keyword("doc_key", &k.to_string())),
+        ))
+        .await
     }
 
     async fn hybrid_query(&self, query: HybridQuery) -> Result<Vec<ScoredChunk>, StoreError> {
