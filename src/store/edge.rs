@@ -20,13 +20,9 @@ use uuid::Uuid;
 
 use super::{
     ChunkPayload, DENSE_VECTOR_NAME, HybridQuery, QueryFilter, SPARSE_VECTOR_NAME, ScoredChunk,
-    StoreError, StoreStats, StoredPoint, VectorStore, normalized, reciprocal_rank_fusion,
-    sort_deterministically,
+    StoreError, StoreStats, StoredPoint, VectorStore, fuse_ranked_hits, normalized,
 };
 use crate::domain::{DocumentKey, SourceType};
-
-/// Reciprocal rank fusion constant; 60 is the value from the original RRF paper and Qdrant's default.
-const RRF_K: usize = 60;
 
 /// The embedded store: one Edge shard in a folder of the data directory.
 pub struct EdgeVectorStore {
@@ -409,23 +405,7 @@ impl VectorStore for EdgeVectorStore {
                 }
                 lists.push(list);
             }
-            let fused = reciprocal_rank_fusion(&lists, RRF_K as f32);
-            let mut chunks: Vec<ScoredChunk> = fused
-                .into_iter()
-                .filter_map(|(id, score)| {
-                    points
-                        .remove(&id)
-                        .map(|(payload, dense_similarity)| ScoredChunk {
-                            id,
-                            score,
-                            dense_similarity,
-                            payload,
-                        })
-                })
-                .collect();
-            sort_deterministically(&mut chunks);
-            chunks.truncate(query.limit);
-            Ok(chunks)
+            Ok(fuse_ranked_hits(&lists, points, query.limit))
         })
         .await
     }

@@ -213,6 +213,35 @@ pub fn reciprocal_rank_fusion(lists: &[Vec<(Uuid, f32)>], k: f32) -> Vec<(Uuid, 
     fused
 }
 
+/// Reciprocal rank fusion constant; 60 is the value from the original RRF paper and Qdrant's default.
+pub const RRF_K: f32 = 60.0;
+
+/// The chunks of a hybrid query: the ranked `(id, score)` lists of its dense and sparse searches
+/// fused by RRF, each id's payload and dense similarity taken from `points`, in deterministic
+/// order, cut to `limit` only after sorting. Shared by every store so they rank identically.
+pub fn fuse_ranked_hits(
+    lists: &[Vec<(Uuid, f32)>],
+    mut points: std::collections::HashMap<Uuid, (ChunkPayload, f32)>,
+    limit: usize,
+) -> Vec<ScoredChunk> {
+    let mut chunks: Vec<ScoredChunk> = reciprocal_rank_fusion(lists, RRF_K)
+        .into_iter()
+        .filter_map(|(id, score)| {
+            points
+                .remove(&id)
+                .map(|(payload, dense_similarity)| ScoredChunk {
+                    id,
+                    score,
+                    dense_similarity,
+                    payload,
+                })
+        })
+        .collect();
+    sort_deterministically(&mut chunks);
+    chunks.truncate(limit);
+    chunks
+}
+
 /// The vector scaled to unit length (unchanged when it is all zeros).
 pub fn normalized(vector: &[f32]) -> Vec<f32> {
     let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();

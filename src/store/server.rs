@@ -25,14 +25,11 @@ use uuid::Uuid;
 
 use super::{
     ChunkPayload, DENSE_VECTOR_NAME, HybridQuery, QueryFilter, SPARSE_VECTOR_NAME, ScoredChunk,
-    StoreError, StoreStats, StoredPoint, VectorStore, normalized, reciprocal_rank_fusion,
-    sort_deterministically,
+    StoreError, StoreStats, StoredPoint, VectorStore, fuse_ranked_hits, normalized,
 };
 use crate::domain::{DocumentKey, SourceType};
 use crate::retry::RetryPolicy;
 
-/// The same fusion constant as the embedded store.
-const RRF_K: f32 = 60.0;
 /// Points per upsert request.
 const UPSERT_BATCH: usize = 256;
 /// Environment variable holding the server's API key (optional).
@@ -413,22 +410,7 @@ impl VectorStore for QdrantServerStore {
             }
             lists.push(list);
         }
-        let mut chunks: Vec<ScoredChunk> = reciprocal_rank_fusion(&lists, RRF_K)
-            .into_iter()
-            .filter_map(|(id, score)| {
-                points
-                    .remove(&id)
-                    .map(|(payload, dense_similarity)| ScoredChunk {
-                        id,
-                        score,
-                        dense_similarity,
-                        payload,
-                    })
-            })
-            .collect();
-        sort_deterministically(&mut chunks);
-        chunks.truncate(query.limit);
-        Ok(chunks)
+        Ok(fuse_ranked_hits(&lists, points, query.limit))
     }
 
     async fn scroll_payloads(
