@@ -217,24 +217,23 @@ impl Retriever {
             created_before: request.as_of,
             exclude_documents: request.exclude.clone(),
         };
-        // Cases and articles are searched separately so one kind cannot crowd out the other.
-        let mut results = Vec::with_capacity(2);
-        for source_type in [SourceType::Case, SourceType::Article] {
-            let query = HybridQuery {
-                dense: dense.clone(),
-                sparse_indices: sparse.indices.clone(),
-                sparse_values: sparse.values.clone(),
-                filter: QueryFilter {
-                    source_type: Some(source_type),
-                    ..base_filter.clone()
-                },
-                prefetch_limit: self.config.prefetch_limit,
-                limit: self.config.candidate_chunks,
-            };
-            results.push(self.store.hybrid_query(query).await?);
-        }
-        let article_chunks = results.pop().unwrap_or_default();
-        let case_chunks = results.pop().unwrap_or_default();
+        // Cases and articles are searched separately so one kind cannot crowd out the other, and
+        // at once, so retrieval costs the slower search rather than the sum.
+        let query_for = |source_type: SourceType| HybridQuery {
+            dense: dense.clone(),
+            sparse_indices: sparse.indices.clone(),
+            sparse_values: sparse.values.clone(),
+            filter: QueryFilter {
+                source_type: Some(source_type),
+                ..base_filter.clone()
+            },
+            prefetch_limit: self.config.prefetch_limit,
+            limit: self.config.candidate_chunks,
+        };
+        let (case_chunks, article_chunks) = tokio::try_join!(
+            self.store.hybrid_query(query_for(SourceType::Case)),
+            self.store.hybrid_query(query_for(SourceType::Article)),
+        )?;
         let mut cases = group_by_document(&case_chunks);
         let evidence = ArticleEvidence::from_config(&self.config);
         cases.truncate(self.config.max_cases.max(evidence.cases_consulted));

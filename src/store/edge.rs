@@ -12,15 +12,15 @@ use qdrant_edge::{
     Condition, CreateIndex, DateTimeWrapper, Distance, EdgeConfig, EdgeShard,
     EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter,
     JsonPath, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range,
-    ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants, Vector,
-    VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record,
+    RetrieveRequest, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants,
+    Vector, VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
 use super::{
     ChunkPayload, DENSE_VECTOR_NAME, HybridQuery, QueryFilter, SPARSE_VECTOR_NAME, ScoredChunk,
-    StoreError, StoreStats, StoredPoint, VectorStore, fuse_ranked_hits, normalized,
+    StoreError, StoreStats, StoredPoint, VectorStore, fuse_ranked_ids, normalized,
 };
 use crate::domain::{DocumentKey, SourceType};
 
@@ -160,6 +160,35 @@ impl EdgeVectorStore {
         tokio::task::spawn_blocking(move || work(&shard))
             .await
             .map_err(|e| StoreError::Operation(format!("store task panicked: {e}")))?
+    }
+
+    /// One search's ranked `(id, score)` list, without payloads or vectors (read after fusion).
+    async fn ranked_ids(
+        &self,
+        scoring: Option<ScoringQuery>,
+        filter: Option<Filter>,
+        limit: usize,
+    ) -> Result<Vec<(Uuid, f32)>, StoreError> {
+        self.blocking(move |shard| {
+            let hits = shard
+                .query(QueryRequest {
+                    prefetches: vec![],
+                    query: scoring,
+                    filter,
+                    score_threshold: None,
+                    limit,
+                    offset: 0,
+                    params: None,
+                    with_vector: WithVector::Bool(false),
+                    with_payload: WithPayloadInterface::Bool(false),
+                })
+                .map_err(operation_error)?;
+            Ok(hits
+                .into_iter()
+                .map(|hit| (point_uuid(&hit.id), hit.score))
+                .collect())
+        })
+        .await
     }
 }
 
@@ -352,62 +381,71 @@ impl VectorStore for EdgeVectorStore {
     }
 
     async fn hybrid_query(&self, query: HybridQuery) -> Result<Vec<ScoredChunk>, StoreError> {
-        self.blocking(move |shard| {
-            let filter = to_qdrant_filter(&query.filter);
-            // Cosine needs a unit query; remote embedders may not normalise.
-            let dense_query = normalized(&query.dense);
-            let search = |scoring: Option<ScoringQuery>| {
+        let filter = to_qdrant_filter(&query.filter);
+        // Cosine needs a unit query; remote embedders may not normalise.
+        let dense_query = normalized(&query.dense);
+        let dense_search = self.ranked_ids(
+            nearest(VectorInternal::from(dense_query.clone()), DENSE_VECTOR_NAME),
+            filter.clone(),
+            query.prefetch_limit,
+        );
+        // An empty sparse query (only stopwords) would match nothing.
+        let sparse_search = async {
+            if query.sparse_indices.is_empty() {
+                return Ok(None);
+            }
+            let sparse =
+                SparseVector::new(query.sparse_indices.clone(), query.sparse_values.clone())
+                    .map_err(operation_error)?;
+            let scoring = nearest(VectorInternal::from(sparse), SPARSE_VECTOR_NAME);
+            self.ranked_ids(scoring, filter.clone(), query.prefetch_limit)
+                .await
+                .map(Some)
+        };
+        // Both searches run at once on the blocking pool, so a query costs the slower of the two
+        // rather than their sum.
+        let (dense_hits, sparse_hits) = tokio::try_join!(dense_search, sparse_search)?;
+        let lists: Vec<Vec<(Uuid, f32)>> = std::iter::once(dense_hits).chain(sparse_hits).collect();
+        // Fusion runs here rather than in the engine: the engine ranks equal scores by its
+        // internal order and cuts to `limit` before our tie-break could apply.
+        let fused = fuse_ranked_ids(&lists, query.limit);
+        // Payloads and vectors are read only for the chunks that survive fusion.
+        let ids: Vec<PointId> = fused.iter().map(|(id, _)| PointId::Uuid(*id)).collect();
+        let records = self
+            .blocking(move |shard| {
                 shard
-                    .query(QueryRequest {
-                        prefetches: vec![],
-                        query: scoring,
-                        filter: filter.clone(),
-                        score_threshold: None,
-                        limit: query.prefetch_limit,
-                        offset: 0,
-                        params: None,
-                        with_vector: WithVector::Selector(vec![DENSE_VECTOR_NAME.to_string()]),
-                        with_payload: WithPayloadInterface::Bool(true),
+                    .retrieve(RetrieveRequest {
+                        point_ids: ids,
+                        with_payload: Some(WithPayloadInterface::Bool(true)),
+                        with_vector: Some(WithVector::Selector(vec![
+                            DENSE_VECTOR_NAME.to_string(),
+                        ])),
                     })
                     .map_err(operation_error)
+            })
+            .await?;
+        let mut by_id: HashMap<Uuid, Record> = records
+            .into_iter()
+            .map(|record| (point_uuid(&record.id), record))
+            .collect();
+        let mut chunks = Vec::with_capacity(fused.len());
+        // A point deleted between the search and the read is simply left out.
+        for (id, score) in fused {
+            let Some(record) = by_id.remove(&id) else {
+                continue;
             };
-            let mut ranked_lists = vec![search(nearest(
-                VectorInternal::from(dense_query.clone()),
-                DENSE_VECTOR_NAME,
-            ))?];
-            // An empty sparse query (only stopwords) would match nothing.
-            if !query.sparse_indices.is_empty() {
-                let sparse =
-                    SparseVector::new(query.sparse_indices.clone(), query.sparse_values.clone())
-                        .map_err(operation_error)?;
-                ranked_lists.push(search(nearest(
-                    VectorInternal::from(sparse),
-                    SPARSE_VECTOR_NAME,
-                ))?);
-            }
-            // Fusion runs here rather than in the engine: the engine ranks equal scores by its
-            // internal order and cuts to `limit` before our tie-break could apply, so equal
-            // inputs could give different outputs.
-            let mut points: HashMap<Uuid, (ChunkPayload, f32)> = HashMap::new();
-            let mut lists = Vec::with_capacity(ranked_lists.len());
-            for hits in ranked_lists {
-                let mut list = Vec::with_capacity(hits.len());
-                for hit in hits {
-                    let id = point_uuid(&hit.id);
-                    list.push((id, hit.score));
-                    if let std::collections::hash_map::Entry::Vacant(slot) = points.entry(id) {
-                        let payload = decode_payload(&hit.id, hit.payload)?;
-                        let similarity = dense_of(hit.vector)
-                            .map(|v| crate::embed::cosine(&dense_query, &normalized(&v)))
-                            .unwrap_or(0.0);
-                        slot.insert((payload, similarity));
-                    }
-                }
-                lists.push(list);
-            }
-            Ok(fuse_ranked_hits(&lists, points, query.limit))
-        })
-        .await
+            let payload = decode_payload(&record.id, record.payload)?;
+            let dense_similarity = dense_of(record.vector)
+                .map(|v| crate::embed::cosine(&dense_query, &normalized(&v)))
+                .unwrap_or(0.0);
+            chunks.push(ScoredChunk {
+                id,
+                score,
+                dense_similarity,
+                payload,
+            });
+        }
+        Ok(chunks)
     }
 
     async fn scroll_payloads(

@@ -172,16 +172,6 @@ pub trait VectorStore: Send + Sync {
     async fn optimize(&self) -> Result<(), StoreError>;
 }
 
-/// Deterministic order: score descending, then id ascending (Qdrant's RRF tie order is not stable).
-pub fn sort_deterministically(chunks: &mut [ScoredChunk]) {
-    chunks.sort_by(|a, b| {
-        b.score
-            .partial_cmp(&a.score)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| a.id.cmp(&b.id))
-    });
-}
-
 /// Reciprocal rank fusion of ranked `(id, score)` lists: `sum(1 / (k + rank))`, ranks 1-based.
 /// Equal scores in a list share a rank (competition ranking), so identical points get identical
 /// fused scores and the final (score desc, id asc) order is decided by id alone.
@@ -216,15 +206,29 @@ pub fn reciprocal_rank_fusion(lists: &[Vec<(Uuid, f32)>], k: f32) -> Vec<(Uuid, 
 /// Reciprocal rank fusion constant; 60 is the value from the original RRF paper and Qdrant's default.
 pub const RRF_K: f32 = 60.0;
 
-/// The chunks of a hybrid query: the ranked `(id, score)` lists of its dense and sparse searches
-/// fused by RRF, each id's payload and dense similarity taken from `points`, in deterministic
-/// order, cut to `limit` only after sorting. Shared by every store so they rank identically.
+/// The ids of a hybrid query's result: the ranked `(id, score)` lists of its dense and sparse
+/// searches fused by RRF, in deterministic (score desc, id asc) order, cut to `limit` only after
+/// sorting. Shared by every store so they rank identically; a store may fetch payloads for just
+/// these ids.
+pub fn fuse_ranked_ids(lists: &[Vec<(Uuid, f32)>], limit: usize) -> Vec<(Uuid, f32)> {
+    let mut fused = reciprocal_rank_fusion(lists, RRF_K);
+    fused.sort_by(|a, b| {
+        b.1.partial_cmp(&a.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    fused.truncate(limit);
+    fused
+}
+
+/// The chunks of a hybrid query: [`fuse_ranked_ids`], each id's payload and dense similarity
+/// taken from `points` (ids without one are dropped before the cut to `limit`).
 pub fn fuse_ranked_hits(
     lists: &[Vec<(Uuid, f32)>],
     mut points: std::collections::HashMap<Uuid, (ChunkPayload, f32)>,
     limit: usize,
 ) -> Vec<ScoredChunk> {
-    let mut chunks: Vec<ScoredChunk> = reciprocal_rank_fusion(lists, RRF_K)
+    let mut chunks: Vec<ScoredChunk> = fuse_ranked_ids(lists, usize::MAX)
         .into_iter()
         .filter_map(|(id, score)| {
             points
@@ -237,7 +241,6 @@ pub fn fuse_ranked_hits(
                 })
         })
         .collect();
-    sort_deterministically(&mut chunks);
     chunks.truncate(limit);
     chunks
 }

@@ -371,29 +371,32 @@ impl VectorStore for QdrantServerStore {
         self.ensure_collection().await?;
         let filter = to_server_filter(&query.filter);
         let dense_query = normalized(&query.dense);
-        let mut ranked = vec![
+        let dense_search = self.search(
+            Query::new_nearest(VectorInput::new_dense(dense_query.clone())),
+            DENSE_VECTOR_NAME,
+            filter.clone(),
+            query.prefetch_limit,
+        );
+        // An empty sparse query (only stopwords) would match nothing. Both searches are in flight
+        // at once, so a query costs one round trip.
+        let sparse_search = async {
+            if query.sparse_indices.is_empty() {
+                return Ok(None);
+            }
             self.search(
-                Query::new_nearest(VectorInput::new_dense(dense_query.clone())),
-                DENSE_VECTOR_NAME,
+                Query::new_nearest(VectorInput::new_sparse(
+                    query.sparse_indices.clone(),
+                    query.sparse_values.clone(),
+                )),
+                SPARSE_VECTOR_NAME,
                 filter.clone(),
                 query.prefetch_limit,
             )
-            .await?,
-        ];
-        if !query.sparse_indices.is_empty() {
-            ranked.push(
-                self.search(
-                    Query::new_nearest(VectorInput::new_sparse(
-                        query.sparse_indices.clone(),
-                        query.sparse_values.clone(),
-                    )),
-                    SPARSE_VECTOR_NAME,
-                    filter,
-                    query.prefetch_limit,
-                )
-                .await?,
-            );
-        }
+            .await
+            .map(Some)
+        };
+        let (dense_hits, sparse_hits) = tokio::try_join!(dense_search, sparse_search)?;
+        let ranked: Vec<_> = std::iter::once(dense_hits).chain(sparse_hits).collect();
         let mut points: HashMap<Uuid, (ChunkPayload, f32)> = HashMap::new();
         let mut lists = Vec::with_capacity(ranked.len());
         for hits in ranked {
