@@ -154,6 +154,20 @@ async fn start_server(data_dir: &Path, stand_in: &StandIn) -> Server {
     Server { child, url }
 }
 
+impl Server {
+    /// `GET` an approval-API path with the reviewer's token, as JSON.
+    async fn api_get(&self, client: &reqwest::Client, path: &str) -> Value {
+        let response = client
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(REVIEW_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+}
+
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -233,15 +247,8 @@ async fn two_hundred_webhooks_for_160_tickets_make_exactly_160_notes() {
         "tickets without exactly one note: {extra:?}"
     );
 
-    let drafts: Vec<Value> = client
-        .get(format!("{}/api/drafts", server.url))
-        .bearer_auth(REVIEW_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let drafts: Vec<Value> =
+        serde_json::from_value(server.api_get(&client, "/api/drafts").await).unwrap();
     assert_eq!(drafts.len(), 160);
     let metrics = client
         .get(format!("{}/metrics", server.url))
@@ -301,15 +308,8 @@ async fn a_server_killed_mid_run_loses_no_job_and_posts_no_second_note() {
         wrong.is_empty(),
         "killed after {at_kill} notes; tickets without exactly one note: {wrong:?}"
     );
-    let jobs: Vec<Value> = client
-        .get(format!("{}/api/jobs", server.url))
-        .bearer_auth(REVIEW_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jobs: Vec<Value> =
+        serde_json::from_value(server.api_get(&client, "/api/jobs").await).unwrap();
     assert_eq!(jobs.len(), 160);
     assert!(jobs.iter().all(|j| j["state"] == "done"), "{jobs:?}");
 }
@@ -334,15 +334,9 @@ async fn approving_twice_sends_one_reply_and_feedback_is_recorded() {
         assert_eq!(send_webhook(&client, &server.url, id).await, 202);
     }
     wait_for_notes(&stand_in, 3, 3, Duration::from_secs(120)).await;
-    let drafts: Vec<Value> = client
-        .get(format!("{}/api/drafts?status=pending", server.url))
-        .bearer_auth(REVIEW_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let drafts: Vec<Value> =
+        serde_json::from_value(server.api_get(&client, "/api/drafts?status=pending").await)
+            .unwrap();
     assert!(drafts.len() >= 2, "{drafts:?}");
     let (first, second) = (&drafts[0], &drafts[1]);
     let id = first["id"].as_str().unwrap();
@@ -384,15 +378,7 @@ async fn approving_twice_sends_one_reply_and_feedback_is_recorded() {
         .await
         .unwrap();
     assert_eq!(rejected.status(), 200);
-    let stats: Value = client
-        .get(format!("{}/api/stats", server.url))
-        .bearer_auth(REVIEW_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = server.api_get(&client, "/api/stats").await;
     assert_eq!(stats["feedback"]["approved"], 1, "{stats}");
     assert_eq!(stats["feedback"]["rejected"], 1, "{stats}");
     assert_eq!(stats["feedback"]["acceptance_rate"], 0.5, "{stats}");
@@ -461,6 +447,30 @@ async fn bad_webhooks_get_clear_errors_and_nothing_is_stored() {
         .await
         .unwrap();
     assert_eq!(unauthorised.status(), 401);
+    // The token is checked before the body is read: no hint about what would parse.
+    let unauthorised_post = client
+        .post(format!("{}/api/drafts/x/reject", server.url))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorised_post.status(), 401);
+    let bad_filter = client
+        .get(format!("{}/api/jobs?state=finished", server.url))
+        .bearer_auth(REVIEW_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_filter.status(), 400);
+    let message: Value = bad_filter.json().await.unwrap();
+    assert!(
+        message["error"]
+            .as_str()
+            .unwrap()
+            .contains("queued, running, done, dead"),
+        "{message}"
+    );
     let ready: Value = client
         .get(format!("{}/readyz", server.url))
         .send()

@@ -3,10 +3,13 @@
 //! and feedback statistics.
 
 use axum::Json;
+use axum::extract::Request;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::ServeState;
@@ -33,6 +36,37 @@ fn queue_error(e: QueueError) -> Response {
     }
 }
 
+/// Every `/api` route needs the reviewer's bearer token. As a route layer it runs before any
+/// extractor, so a request without the token learns nothing, not even whether its body parses.
+pub async fn require_reviewer(
+    State(state): State<ServeState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !reviewer_authorised(request.headers(), &state.review_token) {
+        return unauthorised();
+    }
+    next.run(request).await
+}
+
+/// A `?status=` or `?state=` value as one of `T`'s snake_case names, or a 400 listing them.
+fn parse_filter<T: DeserializeOwned>(
+    name: &str,
+    value: Option<&str>,
+    allowed: &str,
+) -> Result<Option<T>, Response> {
+    value
+        .map(|text| {
+            serde_json::from_value::<T>(json!(text)).map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown {name} {text:?}: {allowed}"),
+                )
+            })
+        })
+        .transpose()
+}
+
 #[derive(Debug, Deserialize)]
 pub struct StatusFilter {
     status: Option<String>,
@@ -41,25 +75,15 @@ pub struct StatusFilter {
 
 pub async fn list_drafts(
     State(state): State<ServeState>,
-    headers: HeaderMap,
     Query(filter): Query<StatusFilter>,
 ) -> Response {
-    if !reviewer_authorised(&headers, &state.review_token) {
-        return unauthorised();
-    }
-    let status = match filter.status.as_deref() {
-        None => None,
-        Some(text) => match serde_json::from_value::<DraftStatus>(json!(text)) {
-            Ok(status) => Some(status),
-            Err(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "unknown status {text:?}: pending, abstained, sending, approved, rejected"
-                    ),
-                );
-            }
-        },
+    let status = match parse_filter::<DraftStatus>(
+        "status",
+        filter.status.as_deref(),
+        "pending, abstained, sending, approved, rejected",
+    ) {
+        Ok(status) => status,
+        Err(response) => return response,
     };
     match state.queue.drafts(status).await {
         Ok(drafts) => Json(drafts).into_response(),
@@ -67,14 +91,7 @@ pub async fn list_drafts(
     }
 }
 
-pub async fn get_draft(
-    State(state): State<ServeState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if !reviewer_authorised(&headers, &state.review_token) {
-        return unauthorised();
-    }
+pub async fn get_draft(State(state): State<ServeState>, Path(id): Path<String>) -> Response {
     match state.queue.draft(&id).await {
         Ok(draft) => Json(draft).into_response(),
         Err(e) => queue_error(e),
@@ -189,13 +206,9 @@ pub async fn approve(
 
 pub async fn approve_draft(
     State(state): State<ServeState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     body: Option<Json<ApproveBody>>,
 ) -> Response {
-    if !reviewer_authorised(&headers, &state.review_token) {
-        return unauthorised();
-    }
     let body = body.map(|Json(b)| b).unwrap_or_default();
     let by = body.by.unwrap_or_else(|| "reviewer".into());
     match approve(&state, &id, body.text, &by).await {
@@ -206,13 +219,9 @@ pub async fn approve_draft(
 
 pub async fn reject_draft(
     State(state): State<ServeState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<RejectBody>,
 ) -> Response {
-    if !reviewer_authorised(&headers, &state.review_token) {
-        return unauthorised();
-    }
     if body.reason.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "a reason is required");
     }
@@ -225,24 +234,15 @@ pub async fn reject_draft(
 
 pub async fn list_jobs(
     State(state): State<ServeState>,
-    headers: HeaderMap,
     Query(filter): Query<StatusFilter>,
 ) -> Response {
-    if !reviewer_authorised(&headers, &state.review_token) {
-        return unauthorised();
-    }
-    let job_state = match filter.state.as_deref() {
-        None => None,
-        Some("queued") => Some(JobState::Queued),
-        Some("running") => Some(JobState::Running),
-        Some("done") => Some(JobState::Done),
-        Some("dead") => Some(JobState::Dead),
-        Some(other) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("unknown state {other:?}: queued, running, done, dead"),
-            );
-        }
+    let job_state = match parse_filter::<JobState>(
+        "state",
+        filter.state.as_deref(),
+        "queued, running, done, dead",
+    ) {
+        Ok(job_state) => job_state,
+        Err(response) => return response,
     };
     match state.queue.jobs(job_state).await {
         Ok(jobs) => Json(jobs).into_response(),
@@ -250,14 +250,7 @@ pub async fn list_jobs(
     }
 }
 
-pub async fn retry_job(
-    State(state): State<ServeState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    if !reviewer_authorised(&headers, &state.review_token) {
-        return unauthorised();
-    }
+pub async fn retry_job(State(state): State<ServeState>, Path(id): Path<i64>) -> Response {
     match state.queue.retry_dead(id).await {
         Ok(true) => {
             state.job_signal.notify_one();
@@ -271,10 +264,7 @@ pub async fn retry_job(
     }
 }
 
-pub async fn stats(State(state): State<ServeState>, headers: HeaderMap) -> Response {
-    if !reviewer_authorised(&headers, &state.review_token) {
-        return unauthorised();
-    }
+pub async fn stats(State(state): State<ServeState>) -> Response {
     let feedback = state.queue.feedback().await;
     let depth = state.queue.depth().await;
     match (feedback, depth) {

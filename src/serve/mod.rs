@@ -50,8 +50,7 @@ pub struct ServeState {
 pub fn router(state: ServeState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     let timeout = Duration::from_secs(state.settings.request_timeout_seconds.max(1));
-    Router::new()
-        .route("/webhooks/freshdesk", post(webhook::freshdesk_webhook))
+    let approval_api = Router::new()
         .route("/api/drafts", get(api::list_drafts))
         .route("/api/drafts/{id}", get(api::get_draft))
         .route("/api/drafts/{id}/approve", post(api::approve_draft))
@@ -59,6 +58,13 @@ pub fn router(state: ServeState) -> Router {
         .route("/api/jobs", get(api::list_jobs))
         .route("/api/jobs/{id}/retry", post(api::retry_job))
         .route("/api/stats", get(api::stats))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::require_reviewer,
+        ));
+    Router::new()
+        .route("/webhooks/freshdesk", post(webhook::freshdesk_webhook))
+        .merge(approval_api)
         .route("/", get(page::review_page))
         .route("/login", get(page::login_page).post(page::login))
         .route("/logout", post(page::logout))
