@@ -49,20 +49,16 @@ pub async fn require_reviewer(
     next.run(request).await
 }
 
-/// A `?status=` or `?state=` value as one of `T`'s snake_case names, or a 400 listing them.
+/// A `?status=` or `?state=` value as one of `T`'s snake_case names, or a message listing them.
 fn parse_filter<T: DeserializeOwned>(
     name: &str,
     value: Option<&str>,
     allowed: &str,
-) -> Result<Option<T>, Response> {
+) -> Result<Option<T>, String> {
     value
         .map(|text| {
-            serde_json::from_value::<T>(json!(text)).map_err(|_| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown {name} {text:?}: {allowed}"),
-                )
-            })
+            serde_json::from_value::<T>(json!(text))
+                .map_err(|_| format!("unknown {name} {text:?}: {allowed}"))
         })
         .transpose()
 }
@@ -83,7 +79,7 @@ pub async fn list_drafts(
         "pending, abstained, sending, approved, rejected",
     ) {
         Ok(status) => status,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     match state.queue.drafts(status).await {
         Ok(drafts) => Json(drafts).into_response(),
@@ -242,7 +238,7 @@ pub async fn list_jobs(
         "queued, running, done, dead",
     ) {
         Ok(job_state) => job_state,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     match state.queue.jobs(job_state).await {
         Ok(jobs) => Json(jobs).into_response(),
