@@ -9,12 +9,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use qdrant_edge::{
-    Condition, CreateIndex, DateTimeWrapper, Distance, EdgeConfig, EdgeShard,
-    EdgeSparseVectorParams, EdgeVectorParams, FieldCondition, FieldIndexOperations, Filter,
-    JsonPath, Match, Modifier, NamedQuery, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, QueryEnum, QueryRequest, Range, Record,
-    RetrieveRequest, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, ValueVariants,
-    Vector, VectorInternal, VectorStructInternal, Vectors, WithPayloadInterface, WithVector,
+    CreateIndex, Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams,
+    FieldIndexOperations, Filter, Modifier, PayloadFieldSchema, PayloadSchemaType, PointId,
+    PointInsertOperations, PointOperations, QueryRequest, Record, RetrieveRequest, ScoringQuery,
+    ScrollRequest, SparseVector, UpdateOperation, VectorInternal, VectorStructInternal,
+    WithPayloadInterface, WithVector,
 };
 use uuid::Uuid;
 
@@ -23,6 +22,10 @@ use super::{
     StoreError, StoreStats, StoredPoint, VectorStore, fuse_ranked_ids, normalized,
 };
 use crate::domain::{DocumentKey, SourceType};
+
+mod conversions;
+
+use conversions::*;
 
 /// The embedded store: one Edge shard in a folder of the data directory.
 pub struct EdgeVectorStore {
@@ -203,124 +206,6 @@ fn edge_config(dense_dimensions: usize) -> EdgeConfig {
         sparse_vectors: HashMap::from([(SPARSE_VECTOR_NAME.to_string(), sparse)]),
         ..Default::default()
     }
-}
-
-fn json_path(field: &str) -> JsonPath {
-    field
-        .try_into()
-        .expect("static payload field names are valid JSON paths")
-}
-
-fn operation_error(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Operation(error.to_string())
-}
-
-fn keyword(field: &str, value: &str) -> Condition {
-    Condition::Field(FieldCondition::new_match(
-        json_path(field),
-        Match::new_value(ValueVariants::String(value.to_string())),
-    ))
-}
-
-/// `product` missing or empty. Built from JSON because the edge crate does not re-export the
-/// field type this condition wraps.
-fn product_is_empty() -> Condition {
-    serde_json::from_value(serde_json::json!({ "is_empty": { "key": "product" } }))
-        .expect("a static is_empty condition parses")
-}
-
-fn document_condition(key: &DocumentKey) -> Condition {
-    keyword("doc_key", &key.to_string())
-}
-
-/// Translate our filter into Qdrant's; `None` when nothing restricts the query.
-pub(crate) fn to_qdrant_filter(filter: &QueryFilter) -> Option<Filter> {
-    let mut must = Vec::new();
-    if let Some(source_type) = filter.source_type {
-        must.push(keyword("source_type", source_type.as_str()));
-    }
-    if let Some(product) = &filter.product {
-        // Same product, or a document that belongs to no product (e.g. a general article).
-        let either = Filter {
-            should: Some(vec![keyword("product", product), product_is_empty()]),
-            ..Filter::new()
-        };
-        must.push(Condition::Filter(either));
-    }
-    if let Some(before) = filter.created_before {
-        must.push(Condition::Field(FieldCondition::new_datetime_range(
-            json_path("created_at"),
-            Range {
-                lt: Some(DateTimeWrapper(before)),
-                gt: None,
-                gte: None,
-                lte: None,
-            },
-        )));
-    }
-    let must_not: Vec<Condition> = filter
-        .exclude_documents
-        .iter()
-        .map(document_condition)
-        .collect();
-    if must.is_empty() && must_not.is_empty() {
-        return None;
-    }
-    Some(Filter {
-        must: (!must.is_empty()).then_some(must),
-        must_not: (!must_not.is_empty()).then_some(must_not),
-        ..Filter::new()
-    })
-}
-
-fn to_point(point: StoredPoint) -> Result<qdrant_edge::PointStructPersisted, StoreError> {
-    let sparse =
-        Vector::new_sparse(point.sparse_indices, point.sparse_values).map_err(operation_error)?;
-    let payload = serde_json::to_value(&point.payload).map_err(operation_error)?;
-    let vectors = Vectors::new_named([
-        (DENSE_VECTOR_NAME, Vector::new_dense(point.dense)),
-        (SPARSE_VECTOR_NAME, sparse),
-    ]);
-    Ok(PointStruct::new(PointId::Uuid(point.id), vectors, payload).into())
-}
-
-fn point_uuid(id: &PointId) -> Uuid {
-    match id {
-        PointId::Uuid(uuid) => *uuid,
-        // We only ever write UUIDs; a numeric id would come from a foreign writer.
-        PointId::NumId(n) => Uuid::from_u128(u128::from(*n)),
-    }
-}
-
-fn decode_payload(
-    id: &PointId,
-    payload: Option<qdrant_edge::Payload>,
-) -> Result<ChunkPayload, StoreError> {
-    let map = payload.map(|p| p.0).unwrap_or_default();
-    serde_json::from_value(serde_json::Value::Object(map.into_iter().collect())).map_err(|e| {
-        StoreError::InvalidPayload {
-            id: format!("{id:?}"),
-            reason: e.to_string(),
-        }
-    })
-}
-
-fn dense_of(vector: Option<VectorStructInternal>) -> Option<Vec<f32>> {
-    match vector? {
-        VectorStructInternal::Named(mut named) => match named.remove(DENSE_VECTOR_NAME)? {
-            VectorInternal::Dense(values) => Some(values),
-            _ => None,
-        },
-        VectorStructInternal::Single(values) => Some(values),
-        VectorStructInternal::MultiDense(_) => None,
-    }
-}
-
-fn nearest(vector: VectorInternal, using: &str) -> Option<ScoringQuery> {
-    Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
-        query: vector,
-        using: Some(using.to_string()),
-    })))
 }
 
 #[async_trait]
