@@ -20,7 +20,9 @@ use deskdraft::simulate::selection::ReplaySelection;
 use deskdraft::simulate::{SimulateArgs, run_simulation, simulation_store_dir};
 use serde_json::json;
 
-use crate::{percentile, repo};
+use deskdraft::simulate::metrics::percentile;
+
+use crate::repo;
 
 /// How many queries the latency figures are taken over (every 50th ticket of the bundle).
 const LATENCY_QUERIES: usize = 400;

@@ -93,13 +93,6 @@ fn throughput(embedder: &LocalMiniLmEmbedder, texts: &[String], batch: usize) ->
     texts.len() as f64 / started.elapsed().as_secs_f64()
 }
 
-pub(crate) fn percentile(sorted: &[f64], fraction: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((fraction * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
 fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
         println!(

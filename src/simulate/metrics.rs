@@ -205,8 +205,8 @@ pub fn suggest_threshold(curve: &[CoveragePoint], target_precision: f64) -> Sugg
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+/// Nearest-rank percentile of sorted values (0 when there are none).
+pub fn percentile(sorted: &[f64], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
