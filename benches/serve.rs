@@ -9,7 +9,6 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use deskdraft::simulate::metrics::percentile;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +24,7 @@ use deskdraft::helpdesk::freshdesk::{ApiKey, Freshdesk, FreshdeskConfig};
 use deskdraft::helpdesk::knowledge_folder::read_knowledge_folder;
 use deskdraft::queue::JobQueue;
 use deskdraft::serve::{Secret, ServeMetrics, ServeState, router};
+use deskdraft::simulate::metrics::percentile;
 use serde_json::json;
 use support::freshdesk_stand_in::{Bundle as StandInBundle, StandIn, StandInConfig};
 
