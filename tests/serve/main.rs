@@ -157,7 +157,11 @@ async fn start_server(data_dir: &Path, stand_in: &StandIn) -> Server {
 
 impl Server {
     /// `GET` an approval-API path with the reviewer's token, as JSON.
-    async fn api_get(&self, client: &reqwest::Client, path: &str) -> Value {
+    async fn api_get<T: serde::de::DeserializeOwned>(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+    ) -> T {
         let response = client
             .get(format!("{}{path}", self.url))
             .bearer_auth(REVIEW_TOKEN)
@@ -167,6 +171,33 @@ impl Server {
         assert_eq!(response.status(), 200, "GET {path}");
         response.json().await.unwrap()
     }
+}
+
+/// The Freshdesk stand-in holding the demo account plus `count` new open tickets, with a
+/// one-second rate window.
+async fn stand_in_with_new_tickets(count: usize) -> StandIn {
+    StandIn::start(
+        account_with_new_tickets(count),
+        StandInConfig {
+            api_key: KEY.into(),
+            window: Duration::from_secs(1),
+            ..StandInConfig::default()
+        },
+    )
+    .await
+}
+
+/// Sends a webhook for each of the first `count` new tickets and waits for their notes.
+async fn draft_new_tickets_by_webhook(
+    client: &reqwest::Client,
+    server: &Server,
+    stand_in: &StandIn,
+    count: usize,
+) {
+    for id in FIRST_NEW_TICKET..FIRST_NEW_TICKET + count as i64 {
+        assert_eq!(send_webhook(client, &server.url, id).await, 202);
+    }
+    wait_for_notes(stand_in, count, count, Duration::from_secs(120)).await;
 }
 
 fn http() -> reqwest::Client {
@@ -222,15 +253,7 @@ async fn wait_for_notes(stand_in: &StandIn, count: usize, at_least: usize, limit
 /// 200 webhooks (160 tickets, 40 duplicates, sent concurrently) -> exactly 160 notes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_webhooks_for_160_tickets_make_exactly_160_notes() {
-    let stand_in = StandIn::start(
-        account_with_new_tickets(160),
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = stand_in_with_new_tickets(160).await;
     let data = ingested_data_dir();
     let server = start_server(data.path(), &stand_in).await;
     let client = http();
@@ -248,8 +271,7 @@ async fn two_hundred_webhooks_for_160_tickets_make_exactly_160_notes() {
         "tickets without exactly one note: {extra:?}"
     );
 
-    let drafts: Vec<Value> =
-        serde_json::from_value(server.api_get(&client, "/api/drafts").await).unwrap();
+    let drafts: Vec<Value> = server.api_get(&client, "/api/drafts").await;
     assert_eq!(drafts.len(), 160);
     let metrics = client
         .get(format!("{}/metrics", server.url))
@@ -277,15 +299,7 @@ async fn two_hundred_webhooks_for_160_tickets_make_exactly_160_notes() {
 /// SIGKILL in the middle of the run, then a restart: every job still ends in exactly one note.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_server_killed_mid_run_loses_no_job_and_posts_no_second_note() {
-    let stand_in = StandIn::start(
-        account_with_new_tickets(160),
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = stand_in_with_new_tickets(160).await;
     let data = ingested_data_dir();
     let mut server = start_server(data.path(), &stand_in).await;
     let client = http();
@@ -309,8 +323,7 @@ async fn a_server_killed_mid_run_loses_no_job_and_posts_no_second_note() {
         wrong.is_empty(),
         "killed after {at_kill} notes; tickets without exactly one note: {wrong:?}"
     );
-    let jobs: Vec<Value> =
-        serde_json::from_value(server.api_get(&client, "/api/jobs").await).unwrap();
+    let jobs: Vec<Value> = server.api_get(&client, "/api/jobs").await;
     assert_eq!(jobs.len(), 160);
     assert!(jobs.iter().all(|j| j["state"] == "done"), "{jobs:?}");
 }
@@ -319,25 +332,12 @@ async fn a_server_killed_mid_run_loses_no_job_and_posts_no_second_note() {
 /// sent. Reject another; feedback counts both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn approving_twice_sends_one_reply_and_feedback_is_recorded() {
-    let stand_in = StandIn::start(
-        account_with_new_tickets(3),
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = stand_in_with_new_tickets(3).await;
     let data = ingested_data_dir();
     let server = start_server(data.path(), &stand_in).await;
     let client = http();
-    for id in FIRST_NEW_TICKET..FIRST_NEW_TICKET + 3 {
-        assert_eq!(send_webhook(&client, &server.url, id).await, 202);
-    }
-    wait_for_notes(&stand_in, 3, 3, Duration::from_secs(120)).await;
-    let drafts: Vec<Value> =
-        serde_json::from_value(server.api_get(&client, "/api/drafts?status=pending").await)
-            .unwrap();
+    draft_new_tickets_by_webhook(&client, &server, &stand_in, 3).await;
+    let drafts: Vec<Value> = server.api_get(&client, "/api/drafts?status=pending").await;
     assert!(drafts.len() >= 2, "{drafts:?}");
     let (first, second) = (&drafts[0], &drafts[1]);
     let id = first["id"].as_str().unwrap();
@@ -379,7 +379,7 @@ async fn approving_twice_sends_one_reply_and_feedback_is_recorded() {
         .await
         .unwrap();
     assert_eq!(rejected.status(), 200);
-    let stats = server.api_get(&client, "/api/stats").await;
+    let stats: Value = server.api_get(&client, "/api/stats").await;
     assert_eq!(stats["feedback"]["approved"], 1, "{stats}");
     assert_eq!(stats["feedback"]["rejected"], 1, "{stats}");
     assert_eq!(stats["feedback"]["acceptance_rate"], 0.5, "{stats}");

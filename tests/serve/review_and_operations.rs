@@ -112,22 +112,11 @@ async fn the_review_page_signs_in_approves_with_an_edit_and_rejects_in_chromium(
         );
         return;
     };
-    let stand_in = StandIn::start(
-        account_with_new_tickets(3),
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = stand_in_with_new_tickets(3).await;
     let data = ingested_data_dir();
     let server = start_server(data.path(), &stand_in).await;
     let client = http();
-    for id in FIRST_NEW_TICKET..FIRST_NEW_TICKET + 3 {
-        assert_eq!(send_webhook(&client, &server.url, id).await, 202);
-    }
-    wait_for_notes(&stand_in, 3, 3, Duration::from_secs(120)).await;
+    draft_new_tickets_by_webhook(&client, &server, &stand_in, 3).await;
 
     browser.navigate(&format!("{}/", server.url)).await;
     browser.wait_for("location.pathname === '/login'").await;
@@ -213,15 +202,7 @@ async fn the_review_page_signs_in_approves_with_an_edit_and_rejects_in_chromium(
 /// server cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_reconciler_drafts_tickets_the_webhook_missed_and_sigterm_stops_cleanly() {
-    let stand_in = StandIn::start(
-        account_with_new_tickets(4),
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = stand_in_with_new_tickets(4).await;
     let data = ingested_data_dir();
     let mut command = tokio::process::Command::from(base_command(data.path()));
     command
