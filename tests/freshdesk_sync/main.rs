@@ -67,19 +67,9 @@ fn demo_bundle() -> Bundle {
 fn deskdraft(stand_in: &StandIn, key: &str, data_dir: &Path) -> tokio::process::Command {
     static WORK_DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     let work_dir = WORK_DIR.get_or_init(|| tempfile::tempdir().expect("temporary directory"));
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_deskdraft"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("DESKDRAFT_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command =
+        tokio::process::Command::from(support::binary::isolated_deskdraft(work_dir.path()));
     command
-        .current_dir(work_dir.path())
-        .env(
-            "DESKDRAFT_EMBEDDING__MODEL_DIR",
-            repo().join("models/all-MiniLM-L6-v2"),
-        )
-        .env("DESKDRAFT_DRAFTING__PROMPTS_DIR", repo().join("prompts"))
         .env("DESKDRAFT_FRESHDESK__BASE_URL", stand_in.base_url())
         .env("DESKDRAFT_FRESHDESK__PLAN_LIMIT_PER_MINUTE", "120")
         .env("DESKDRAFT_FRESHDESK__RATE_WINDOW_SECONDS", "1")

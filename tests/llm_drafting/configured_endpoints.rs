@@ -4,19 +4,8 @@
 use super::*;
 
 fn deskdraft(data_dir: &Path, llm_url: &str) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_deskdraft"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("DESKDRAFT_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = support::binary::isolated_deskdraft(data_dir);
     command
-        .current_dir(data_dir)
-        .env(
-            "DESKDRAFT_EMBEDDING__MODEL_DIR",
-            repo().join("models/all-MiniLM-L6-v2"),
-        )
-        .env("DESKDRAFT_DRAFTING__PROMPTS_DIR", repo().join("prompts"))
         .env("DESKDRAFT_LLM__BASE_URL", llm_url)
         .env("DESKDRAFT_LLM__MODEL", "cli-model")
         .env("DESKDRAFT_LOG", "warn")

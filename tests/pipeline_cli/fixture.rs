@@ -26,19 +26,8 @@ pub(crate) fn demo_docs() -> PathBuf {
 pub(crate) fn deskdraft(data_dir: &Path) -> Command {
     static WORK_DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     let work_dir = WORK_DIR.get_or_init(|| tempfile::tempdir().expect("temporary directory"));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_deskdraft"));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("DESKDRAFT_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::binary::isolated_deskdraft(work_dir.path());
     command
-        .current_dir(work_dir.path())
-        .env(
-            "DESKDRAFT_EMBEDDING__MODEL_DIR",
-            repo().join("models/all-MiniLM-L6-v2"),
-        )
-        .env("DESKDRAFT_DRAFTING__PROMPTS_DIR", repo().join("prompts"))
         .env("RUST_LOG", "warn")
         .env("NO_COLOR", "1")
         .arg("--data-dir")

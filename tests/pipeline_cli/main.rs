@@ -11,6 +11,8 @@
 
 mod drafting;
 mod fixture;
+#[path = "../support/mod.rs"]
+mod support;
 
 use fixture::*;
 
