@@ -1,0 +1,160 @@
+//! The x86 kernels of the packed products: AVX-512 and AVX2 + FMA (+ F16C for widening).
+
+use super::{K_SLICE, PANEL, Slice};
+use std::arch::x86_64::*;
+
+/// Defines `$name(slice, n, offset)`: `acc[i][offset..] += sum_k x[i][k] * panel[k][offset..]`
+/// over `2 * lanes` columns, for `n` rows (one of the listed counts), with one accumulator
+/// variable per register. The rows are spelled out as literals because a loop over an
+/// accumulator array is not unrolled at the dev profile's opt-level, and then the
+/// accumulators live on the stack. Each output is summed over `k` in order with fused
+/// multiply-adds, whatever the vector width.
+macro_rules! block_kernel {
+    ($name:ident, $feature:literal, $vector:ty, $zero:ident, $load:ident, $store:ident,
+     $broadcast:ident, $fma:ident, $lanes:literal; $($rows:literal => [$($i:literal)*])*) => {
+        /// # Safety
+        /// The CPU supports the kernel's features; `slice` points at `n` rows of `x` and
+        /// accumulators and `k_len` panel rows; `offset + 2 * lanes <= PANEL`.
+        #[target_feature(enable = $feature)]
+        unsafe fn $name(slice: Slice, n: usize, offset: usize) {
+            match n {
+                $($rows => {
+                    let out = slice.acc.wrapping_add(offset);
+                    // SAFETY: rows `i < n` of the accumulators exist (see above).
+                    let mut acc: [[$vector; 2]; $rows] = if slice.start {
+                        [[$zero(); 2]; $rows]
+                    } else {
+                        unsafe {
+                            [$([
+                                $load(out.add($i * PANEL)),
+                                $load(out.add($i * PANEL + $lanes)),
+                            ]),*]
+                        }
+                    };
+                    // Row pointers and a moving panel pointer keep index arithmetic (and
+                    // its overflow checks in dev builds) out of the inner loop.
+                    let rows: [*const f32; $rows] =
+                        std::array::from_fn(|i| slice.x.wrapping_add(i * slice.x_stride));
+                    let mut w = slice.panel.wrapping_add(offset);
+                    for k in 0..slice.k_len {
+                        // SAFETY: `k < k_len`: the reads are inside the panel and the rows.
+                        unsafe {
+                            let w0 = $load(w);
+                            let w1 = $load(w.add($lanes));
+                            $(
+                                let a = $broadcast(_mm_load_ss(rows[$i].add(k)));
+                                acc[$i][0] = $fma(a, w0, acc[$i][0]);
+                                acc[$i][1] = $fma(a, w1, acc[$i][1]);
+                            )*
+                            w = w.add(PANEL);
+                        }
+                    }
+                    // SAFETY: as for the loads above.
+                    unsafe {
+                        $(
+                            $store(out.add($i * PANEL), acc[$i][0]);
+                            $store(out.add($i * PANEL + $lanes), acc[$i][1]);
+                        )*
+                    }
+                })*
+                _ => unreachable!("block of {n} rows"),
+            }
+        }
+    };
+}
+
+block_kernel!(avx512_rows, "avx512f", __m512, _mm512_setzero_ps, _mm512_loadu_ps,
+    _mm512_storeu_ps, _mm512_broadcastss_ps, _mm512_fmadd_ps, 16;
+    1 => [0] 2 => [0 1] 3 => [0 1 2] 4 => [0 1 2 3] 5 => [0 1 2 3 4]
+    6 => [0 1 2 3 4 5] 7 => [0 1 2 3 4 5 6] 8 => [0 1 2 3 4 5 6 7]
+    9 => [0 1 2 3 4 5 6 7 8] 10 => [0 1 2 3 4 5 6 7 8 9]
+    11 => [0 1 2 3 4 5 6 7 8 9 10] 12 => [0 1 2 3 4 5 6 7 8 9 10 11]);
+
+block_kernel!(avx2_rows, "avx2,fma", __m256, _mm256_setzero_ps, _mm256_loadu_ps,
+    _mm256_storeu_ps, _mm256_broadcastss_ps, _mm256_fmadd_ps, 8;
+    1 => [0] 2 => [0 1] 3 => [0 1 2] 4 => [0 1 2 3] 5 => [0 1 2 3 4]
+    6 => [0 1 2 3 4 5]);
+
+/// Widens `k_len <= K_SLICE` panel rows of f16 to f32 and prefetches the panel's next slice
+/// (`next`: where it starts and its rows), so its loads from memory overlap this slice's
+/// work.
+///
+/// # Safety
+/// The CPU supports AVX-512F; `slice` holds `k_len * PANEL` values, `next` (if any) its
+/// rows of `PANEL`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn avx512_widen(
+    widened: &mut [f32; K_SLICE * PANEL],
+    slice: *const u16,
+    k_len: usize,
+    next: Option<(*const u16, usize)>,
+) {
+    for k in 0..k_len {
+        // SAFETY: row `k < k_len <= K_SLICE` of both; a panel row of f16 is one cache line.
+        unsafe {
+            if let Some((next, next_len)) = next
+                && k < next_len
+            {
+                _mm_prefetch::<_MM_HINT_T0>(next.add(k * PANEL).cast());
+            }
+            let row = slice.add(k * PANEL);
+            let low = _mm512_cvtph_ps(_mm256_loadu_si256(row.cast()));
+            let high = _mm512_cvtph_ps(_mm256_loadu_si256(row.add(16).cast()));
+            let out = widened.as_mut_ptr().add(k * PANEL);
+            _mm512_storeu_ps(out, low);
+            _mm512_storeu_ps(out.add(16), high);
+        }
+    }
+}
+
+/// As [`avx512_widen`] with AVX2 and F16C.
+///
+/// # Safety
+/// The CPU supports AVX2 and F16C; `slice` holds `k_len * PANEL` values, `next` (if any) its
+/// rows of `PANEL`.
+#[target_feature(enable = "avx2,f16c")]
+pub(super) unsafe fn avx2_widen(
+    widened: &mut [f32; K_SLICE * PANEL],
+    slice: *const u16,
+    k_len: usize,
+    next: Option<(*const u16, usize)>,
+) {
+    for k in 0..k_len {
+        // SAFETY: as in `avx512_widen`.
+        unsafe {
+            if let Some((next, next_len)) = next
+                && k < next_len
+            {
+                _mm_prefetch::<_MM_HINT_T0>(next.add(k * PANEL).cast());
+            }
+            let row = slice.add(k * PANEL);
+            let out = widened.as_mut_ptr().add(k * PANEL);
+            for quarter in 0..4 {
+                let half = _mm256_cvtph_ps(_mm_loadu_si128(row.add(quarter * 8).cast()));
+                _mm256_storeu_ps(out.add(quarter * 8), half);
+            }
+        }
+    }
+}
+
+/// All `PANEL` columns of a slice for `n <= 12` rows.
+///
+/// # Safety
+/// The CPU supports AVX-512F; `slice` is valid for `n` rows (see [`Slice`]).
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn avx512_block(slice: Slice, n: usize) {
+    // SAFETY: forwarded from the caller; one offset-0 call covers the whole panel.
+    unsafe { avx512_rows(slice, n, 0) }
+}
+
+/// As [`avx512_block`] for `n <= 6` rows with AVX2 + FMA, one half panel at a time.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA; `slice` is valid for `n` rows (see [`Slice`]).
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn avx2_block(slice: Slice, n: usize) {
+    for half in [0, PANEL / 2] {
+        // SAFETY: forwarded from the caller; `half + 16 <= PANEL`.
+        unsafe { avx2_rows(slice, n, half) }
+    }
+}
