@@ -252,3 +252,36 @@ fn missing_model_names_the_fetch_script() {
         "message: {err}"
     );
 }
+
+/// One text (a draft's query) is embedded in place on a multi-threaded runtime's worker, and on
+/// the blocking pool under a current-thread runtime, where blocking in place would panic; both
+/// give the vector `embed_sync` gives.
+#[test]
+fn one_text_embeds_alike_on_either_runtime_flavor() {
+    let text = reference().items[0].text.clone();
+    let expected = embed_one(&text);
+    let runtimes = [
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build(),
+        tokio::runtime::Builder::new_current_thread().build(),
+    ];
+    for runtime in runtimes {
+        let runtime = runtime.expect("runtime builds");
+        let text = text.clone();
+        let vectors = runtime
+            .block_on(async move {
+                // Spawned, so it runs on a worker thread as a draft does in the service.
+                tokio::spawn(async move {
+                    let dense: &dyn DenseEmbedder = embedder();
+                    dense.embed_batch(&[text]).await
+                })
+                .await
+            })
+            .expect("task completes")
+            .expect("embeds");
+        assert_eq!(vectors.len(), 1);
+        let cos = cosine(&vectors[0], &expected);
+        assert!(cos >= BATCH_MIN_COSINE, "cosine {cos}");
+    }
+}
