@@ -29,7 +29,7 @@ pub(super) struct PackedWeights {
     out: usize,
 }
 
-/// Which instruction set the kernel runs with, probed once per product.
+/// Which instruction set the kernel runs with (probed once, when the model loads).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum KernelIsa {
     Avx512,
@@ -123,22 +123,13 @@ pub(super) fn product(
         }
     };
     match team {
-        // Parts of a few panels each: small enough to balance, big enough to stream weights.
-        Some(team) => {
-            let parts = panels.div_ceil(PANELS_PER_PART);
-            team.for_each(parts, &|part| {
-                run_panels(
-                    part * PANELS_PER_PART,
-                    panels.min((part + 1) * PANELS_PER_PART),
-                );
-            });
-        }
+        // One panel per part: 12-48 parts per product balance two threads well, and a claim
+        // costs far less than a panel's work (a few microseconds at query lengths). Parts of four
+        // panels split the 12-panel products 8:4 between the threads.
+        Some(team) => team.for_each(panels, &|p| run_panels(p, p + 1)),
         None => run_panels(0, panels),
     }
 }
-
-/// Panels one team member claims at a time.
-const PANELS_PER_PART: usize = 1;
 
 /// Rows of the activation matrix one kernel call keeps in registers.
 const fn max_block_rows(isa: KernelIsa) -> usize {
@@ -150,9 +141,9 @@ const fn max_block_rows(isa: KernelIsa) -> usize {
     }
 }
 
-/// Rows of `in` one pass over the row blocks covers: a 16 KiB slice of the panel, which stays in
-/// L1 while every row block reads it. Without this, a panel (48-192 KiB) is streamed from L3
-/// once and then re-read from L2 by each further row block.
+/// Rows of `in` one pass over the row blocks covers: the slice of the panel, widened to 16 KiB of
+/// f32, stays in L1 while every row block reads it. Without slicing, a whole panel (48-192 KiB
+/// of f32) was read from L2 again by each further row block.
 const K_SLICE: usize = 128;
 
 /// Computes all `rows` of panel `p`'s output columns.

@@ -183,8 +183,8 @@ impl Backoff {
 /// after the pass finds the team stopped and returns.
 pub(super) fn with_team<R>(helpers: usize, body: impl FnOnce(&Team) -> R) -> R {
     let team = Arc::new(Team::new());
-    // Woken threads were often put on the caller's core (about a third of the queries in a
-    // service-like test): the pair then shared it and the pass ran slower than alone.
+    // Woken helpers were often put on the caller's core (one query in five started that way in
+    // a service-like test): the pair then shared it and the pass ran slower than alone.
     let caller = (helpers > 0).then(placement::pin_to_current).flatten();
     let caller_cpu = caller.as_ref().map(placement::Pinned::cpu);
     for _ in 0..helpers {
