@@ -14,7 +14,8 @@ macro_rules! block_kernel {
      $broadcast:ident, $fma:ident, $lanes:literal; $($rows:literal => [$($i:literal)*])*) => {
         /// # Safety
         /// The CPU supports the kernel's features; `slice` points at `n` rows of `x` and
-        /// accumulators and `k_len` panel rows; `offset + 2 * lanes <= PANEL`.
+        /// accumulators and `k_len` panel rows, the accumulators and the panel 64-byte aligned;
+        /// `offset + 2 * lanes <= PANEL`.
         #[target_feature(enable = $feature)]
         unsafe fn $name(slice: Slice, n: usize, offset: usize) {
             match n {
@@ -63,15 +64,15 @@ macro_rules! block_kernel {
     };
 }
 
-block_kernel!(avx512_rows, "avx512f", __m512, _mm512_setzero_ps, _mm512_loadu_ps,
-    _mm512_storeu_ps, _mm512_broadcastss_ps, _mm512_fmadd_ps, 16;
+block_kernel!(avx512_rows, "avx512f", __m512, _mm512_setzero_ps, _mm512_load_ps,
+    _mm512_store_ps, _mm512_broadcastss_ps, _mm512_fmadd_ps, 16;
     1 => [0] 2 => [0 1] 3 => [0 1 2] 4 => [0 1 2 3] 5 => [0 1 2 3 4]
     6 => [0 1 2 3 4 5] 7 => [0 1 2 3 4 5 6] 8 => [0 1 2 3 4 5 6 7]
     9 => [0 1 2 3 4 5 6 7 8] 10 => [0 1 2 3 4 5 6 7 8 9]
     11 => [0 1 2 3 4 5 6 7 8 9 10] 12 => [0 1 2 3 4 5 6 7 8 9 10 11]);
 
-block_kernel!(avx2_rows, "avx2,fma", __m256, _mm256_setzero_ps, _mm256_loadu_ps,
-    _mm256_storeu_ps, _mm256_broadcastss_ps, _mm256_fmadd_ps, 8;
+block_kernel!(avx2_rows, "avx2,fma", __m256, _mm256_setzero_ps, _mm256_load_ps,
+    _mm256_store_ps, _mm256_broadcastss_ps, _mm256_fmadd_ps, 8;
     1 => [0] 2 => [0 1] 3 => [0 1 2] 4 => [0 1 2 3] 5 => [0 1 2 3 4]
     6 => [0 1 2 3 4 5]);
 
@@ -81,7 +82,7 @@ block_kernel!(avx2_rows, "avx2,fma", __m256, _mm256_setzero_ps, _mm256_loadu_ps,
 ///
 /// # Safety
 /// The CPU supports AVX-512F; `slice` holds `k_len * PANEL` values, `next` (if any) its
-/// rows of `PANEL`.
+/// rows of `PANEL`; `slice` is 64-byte aligned.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn avx512_widen(
     widened: &mut [f32; K_SLICE * PANEL],
@@ -90,7 +91,8 @@ pub(super) unsafe fn avx512_widen(
     next: Option<(*const u16, usize)>,
 ) {
     for k in 0..k_len {
-        // SAFETY: row `k < k_len <= K_SLICE` of both; a panel row of f16 is one cache line.
+        // SAFETY: row `k < k_len <= K_SLICE` of both; a panel row of f16 is one aligned cache
+        // line, and `widened` is aligned by its type.
         unsafe {
             if let Some((next, next_len)) = next
                 && k < next_len
@@ -98,11 +100,11 @@ pub(super) unsafe fn avx512_widen(
                 _mm_prefetch::<_MM_HINT_T0>(next.add(k * PANEL).cast());
             }
             let row = slice.add(k * PANEL);
-            let low = _mm512_cvtph_ps(_mm256_loadu_si256(row.cast()));
-            let high = _mm512_cvtph_ps(_mm256_loadu_si256(row.add(16).cast()));
+            let low = _mm512_cvtph_ps(_mm256_load_si256(row.cast()));
+            let high = _mm512_cvtph_ps(_mm256_load_si256(row.add(16).cast()));
             let out = widened.as_mut_ptr().add(k * PANEL);
-            _mm512_storeu_ps(out, low);
-            _mm512_storeu_ps(out.add(16), high);
+            _mm512_store_ps(out, low);
+            _mm512_store_ps(out.add(16), high);
         }
     }
 }
@@ -111,7 +113,7 @@ pub(super) unsafe fn avx512_widen(
 ///
 /// # Safety
 /// The CPU supports AVX2 and F16C; `slice` holds `k_len * PANEL` values, `next` (if any) its
-/// rows of `PANEL`.
+/// rows of `PANEL`; `slice` is 64-byte aligned.
 #[target_feature(enable = "avx2,f16c")]
 pub(super) unsafe fn avx2_widen(
     widened: &mut [f32; K_SLICE * PANEL],
@@ -130,8 +132,8 @@ pub(super) unsafe fn avx2_widen(
             let row = slice.add(k * PANEL);
             let out = widened.as_mut_ptr().add(k * PANEL);
             for quarter in 0..4 {
-                let half = _mm256_cvtph_ps(_mm_loadu_si128(row.add(quarter * 8).cast()));
-                _mm256_storeu_ps(out.add(quarter * 8), half);
+                let half = _mm256_cvtph_ps(_mm_load_si128(row.add(quarter * 8).cast()));
+                _mm256_store_ps(out.add(quarter * 8), half);
             }
         }
     }
