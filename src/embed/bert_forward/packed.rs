@@ -169,7 +169,8 @@ const K_SLICE: usize = 128;
 ///
 /// # Safety
 /// `x` must hold `rows * w.inp` values; `dst` must be valid for writes of `rows * w.out` values;
-/// the CPU must support `isa`.
+/// the CPU must support `isa`. Only columns `p * PANEL..` up to `PANEL` or `w.out` of `dst` are
+/// written.
 unsafe fn panel_product(
     dst: *mut f32,
     x: *const f32,
@@ -187,13 +188,23 @@ unsafe fn panel_product(
     let mut widened = Widened([0f32; K_SLICE * PANEL]);
     for k0 in (0..w.inp).step_by(K_SLICE) {
         let k_len = K_SLICE.min(w.inp - k0);
-        // SAFETY: the panel holds rows `k0..k0 + k_len` (and the next slice, when prefetched,
-        // is inside it too); `widened` holds `K_SLICE * PANEL` values; the caller guarantees
+        // SAFETY: the panel holds rows `k0..k0 + k_len` (and what is prefetched, the rest of the
+        // panel or the next panel's first slice, is inside the weights too); `widened` holds `K_SLICE * PANEL` values; the caller guarantees
         // the ISA.
         unsafe {
             let next_k = k0 + K_SLICE;
-            let next =
-                (next_k < w.inp).then(|| (panel.add(next_k * PANEL), K_SLICE.min(w.inp - next_k)));
+            let next = if next_k < w.inp {
+                Some((panel.add(next_k * PANEL), K_SLICE.min(w.inp - next_k)))
+            } else if p + 1 < w.panels() {
+                // The next panel's first slice: without this, the first slice of every panel
+                // came from memory unprefetched (a third of all slices for the 384-input
+                // products), and widening, where those loads stalled, took 12% of a query's time.
+                // (With a team the next panel may go to the other thread; then the prefetch
+                // costs only bandwidth.)
+                Some((w.panel(p + 1).as_ptr().cast::<u16>(), K_SLICE.min(w.inp)))
+            } else {
+                None
+            };
             let slice = panel.add(k0 * PANEL);
             match isa {
                 #[cfg(target_arch = "x86_64")]
@@ -210,6 +221,7 @@ unsafe fn panel_product(
             // panel holds rows `k0..k0 + k_len`; `acc` holds `rows * PANEL` values; the caller
             // guarantees the ISA.
             unsafe {
+                let last = k0 + k_len == w.inp;
                 let slice = Slice {
                     acc: acc.as_mut_ptr().add(first).cast::<f32>(),
                     x: x.add(first * w.inp + k0),
@@ -217,6 +229,11 @@ unsafe fn panel_product(
                     panel: widened.0.as_ptr(),
                     k_len,
                     start: k0 == 0,
+                    out: last.then(|| OutputRows {
+                        first: dst.add(first * w.out + p * PANEL),
+                        stride: w.out,
+                        width,
+                    }),
                 };
                 match isa {
                     #[cfg(target_arch = "x86_64")]
@@ -227,12 +244,6 @@ unsafe fn panel_product(
                     _ => unreachable!("no packed kernel on this architecture"),
                 }
             }
-        }
-    }
-    for (i, row) in acc.iter().map(|row| &row.0).enumerate() {
-        // SAFETY: row `i < rows`, columns `p * PANEL + width <= out`, inside `dst`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(row.as_ptr(), dst.add(i * w.out + p * PANEL), width);
         }
     }
 }
@@ -251,6 +262,20 @@ struct Slice {
     k_len: usize,
     /// Whether this is the first slice: the accumulators start at zero instead of `acc`.
     start: bool,
+    /// For the last slice, where the sums go instead of back to `acc`: straight into the
+    /// product. (A copy from `acc` afterwards was 5% of a query's embedding time.)
+    out: Option<OutputRows>,
+}
+
+/// The block's rows of one panel's columns in the product matrix.
+#[derive(Clone, Copy)]
+struct OutputRows {
+    /// The first row's first column; rows are `stride` apart, any alignment.
+    first: *mut f32,
+    stride: usize,
+    /// Columns of the panel inside the product (`PANEL` but for the last panel): the stores
+    /// are masked to them.
+    width: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -311,6 +336,8 @@ mod tests {
             (13, 16, 96),
             (29, 40, 5),
             (25, 9, 64),
+            // Three slices of `in`, the last one short: sums carried across kernel calls.
+            (13, 300, 70),
         ] {
             let x = values(rows * inp, 1);
             let w = values(inp * out, 2);

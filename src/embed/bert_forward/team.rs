@@ -183,6 +183,12 @@ impl Backoff {
 /// after the pass finds the team stopped and returns.
 pub(super) fn with_team<R>(helpers: usize, body: impl FnOnce(&Team) -> R) -> R {
     let team = Arc::new(Team::new());
+    // The pool must exist before the caller is pinned: its threads are started by whoever uses
+    // it first and inherit that thread's CPU set. Started from inside a pinned pass, the whole
+    // pool would stay on one core for good: no helper could move off the caller's core, and
+    // batches would lose the second core. (The embedder asks for the pool's size before a pass,
+    // which starts it, but this function should not depend on its callers for that.)
+    rayon::current_num_threads();
     // Woken helpers were often put on the caller's core (one query in five started that way in
     // a service-like test): the pair then shared it and the pass ran slower than alone.
     let caller = (helpers > 0).then(placement::pin_to_current).flatten();
@@ -257,5 +263,54 @@ mod tests {
             })
         });
         assert_eq!(total, 45);
+    }
+
+    /// Set in the child process of the test below.
+    #[cfg(target_os = "linux")]
+    const FRESH_POOL_CHILD: &str = "DESKDRAFT_TEAM_FRESH_POOL_CHILD";
+
+    /// A pass that is the first user of the global pool must not leave the pool's threads pinned
+    /// to the caller's core. The check needs a process whose pool nothing has started yet, so
+    /// the test runs itself again as a child with only this test selected.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_pass_that_starts_the_pool_leaves_its_threads_free_to_use_every_core() {
+        use nix::sched::{CpuSet, sched_getaffinity};
+        use nix::unistd::Pid;
+        let allowed = |set: CpuSet| -> Vec<usize> {
+            (0..CpuSet::count())
+                .filter(|&c| set.is_set(c).unwrap_or(false))
+                .collect()
+        };
+        let ours = allowed(sched_getaffinity(Pid::from_raw(0)).unwrap());
+        if ours.len() < 2 {
+            eprintln!("SKIPPED: this process may use only one CPU, so nothing can be pinned away");
+            return;
+        }
+        if std::env::var_os(FRESH_POOL_CHILD).is_none() {
+            let name = "embed::bert_forward::team::tests::\
+                        a_pass_that_starts_the_pool_leaves_its_threads_free_to_use_every_core";
+            let child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([name, "--exact", "--nocapture", "--test-threads=1"])
+                .env(FRESH_POOL_CHILD, "1")
+                .output()
+                .unwrap();
+            let output = String::from_utf8_lossy(&child.stdout);
+            assert!(
+                child.status.success() && output.contains("1 passed"),
+                "child run failed:\n{output}\n{}",
+                String::from_utf8_lossy(&child.stderr)
+            );
+            return;
+        }
+        // In the child: the team's pass is the first thing to touch the global pool.
+        with_team(1, |team| team.for_each(4, &|_| {}));
+        let workers = rayon::broadcast(|_| allowed(sched_getaffinity(Pid::from_raw(0)).unwrap()));
+        for (worker, cpus) in workers.iter().enumerate() {
+            assert_eq!(
+                cpus, &ours,
+                "pool thread {worker} may run only on CPUs {cpus:?}"
+            );
+        }
     }
 }

@@ -11,11 +11,12 @@ use std::arch::x86_64::*;
 /// multiply-adds, whatever the vector width.
 macro_rules! block_kernel {
     ($name:ident, $feature:literal, $vector:ty, $zero:ident, $load:ident, $store:ident,
-     $broadcast:ident, $fma:ident, $lanes:literal; $($rows:literal => [$($i:literal)*])*) => {
+     $store_prefix:ident, $broadcast:ident, $fma:ident, $lanes:literal; $($rows:literal => [$($i:literal)*])*) => {
         /// # Safety
         /// The CPU supports the kernel's features; `slice` points at `n` rows of `x` and
         /// accumulators and `k_len` panel rows, the accumulators and the panel 64-byte aligned;
-        /// `offset + 2 * lanes <= PANEL`.
+        /// `offset + 2 * lanes <= PANEL`; `slice.out`, if any, holds `n` rows of `width`
+        /// columns.
         #[target_feature(enable = $feature)]
         unsafe fn $name(slice: Slice, n: usize, offset: usize) {
             match n {
@@ -50,12 +51,27 @@ macro_rules! block_kernel {
                             w = w.add(PANEL);
                         }
                     }
-                    // SAFETY: as for the loads above.
-                    unsafe {
-                        $(
-                            $store(out.add($i * PANEL), acc[$i][0]);
-                            $store(out.add($i * PANEL + $lanes), acc[$i][1]);
-                        )*
+                    match slice.out {
+                        // SAFETY: the caller guarantees `n` output rows of `width` columns;
+                        // the stores are masked to the columns `< width`.
+                        Some(dst) => unsafe {
+                            let (first, second) = (
+                                dst.width.saturating_sub(offset),
+                                dst.width.saturating_sub(offset + $lanes),
+                            );
+                            $(
+                                let row = dst.first.wrapping_add($i * dst.stride + offset);
+                                $store_prefix(row, first, acc[$i][0]);
+                                $store_prefix(row.wrapping_add($lanes), second, acc[$i][1]);
+                            )*
+                        },
+                        // SAFETY: as for the loads above.
+                        None => unsafe {
+                            $(
+                                $store(out.add($i * PANEL), acc[$i][0]);
+                                $store(out.add($i * PANEL + $lanes), acc[$i][1]);
+                            )*
+                        },
                     }
                 })*
                 _ => unreachable!("block of {n} rows"),
@@ -65,16 +81,50 @@ macro_rules! block_kernel {
 }
 
 block_kernel!(avx512_rows, "avx512f", __m512, _mm512_setzero_ps, _mm512_load_ps,
-    _mm512_store_ps, _mm512_broadcastss_ps, _mm512_fmadd_ps, 16;
+    _mm512_store_ps, avx512_store_prefix, _mm512_broadcastss_ps, _mm512_fmadd_ps, 16;
     1 => [0] 2 => [0 1] 3 => [0 1 2] 4 => [0 1 2 3] 5 => [0 1 2 3 4]
     6 => [0 1 2 3 4 5] 7 => [0 1 2 3 4 5 6] 8 => [0 1 2 3 4 5 6 7]
     9 => [0 1 2 3 4 5 6 7 8] 10 => [0 1 2 3 4 5 6 7 8 9]
     11 => [0 1 2 3 4 5 6 7 8 9 10] 12 => [0 1 2 3 4 5 6 7 8 9 10 11]);
 
 block_kernel!(avx2_rows, "avx2,fma", __m256, _mm256_setzero_ps, _mm256_load_ps,
-    _mm256_store_ps, _mm256_broadcastss_ps, _mm256_fmadd_ps, 8;
+    _mm256_store_ps, avx2_store_prefix, _mm256_broadcastss_ps, _mm256_fmadd_ps, 8;
     1 => [0] 2 => [0 1] 3 => [0 1 2] 4 => [0 1 2 3] 5 => [0 1 2 3 4]
     6 => [0 1 2 3 4 5]);
+
+/// Stores the first `count` lanes of `v` at `dst` (none when `count` is 0), with a masked store:
+/// it needs no alignment, writes nothing past `count`, and unlike the unaligned-store intrinsic
+/// it carries no precondition check in dev builds.
+///
+/// # Safety
+/// The CPU supports AVX-512F; `dst` is valid for writes of `min(count, 16)` values.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512_store_prefix(dst: *mut f32, count: usize, v: __m512) {
+    let mask = if count >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << count) - 1
+    };
+    // SAFETY: the masked lanes are the valid ones (see above).
+    unsafe { _mm512_mask_storeu_ps(dst, mask, v) }
+}
+
+/// As [`avx512_store_prefix`] for eight lanes with AVX2.
+///
+/// # Safety
+/// The CPU supports AVX2; `dst` is valid for writes of `min(count, 8)` values.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn avx2_store_prefix(dst: *mut f32, count: usize, v: __m256) {
+    if count == 0 {
+        return;
+    }
+    let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(count.min(8) as i32), lanes);
+    // SAFETY: the masked lanes are the valid ones (see above).
+    unsafe { _mm256_maskstore_ps(dst, mask, v) }
+}
 
 /// Widens `k_len <= K_SLICE` panel rows of f16 to f32 and prefetches the panel's next slice
 /// (`next`: where it starts and its rows), so its loads from memory overlap this slice's
