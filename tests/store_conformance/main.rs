@@ -222,6 +222,17 @@ conformance_suite! {
     ],
 }
 
+/// The embedded store blocks in place on a multi-threaded runtime (the service's and the CLI's)
+/// and goes through the blocking pool on a current-thread one: every store case on the latter
+/// too.
+#[tokio::test(flavor = "current_thread")]
+async fn edge_store_cases_on_a_current_thread_runtime() {
+    for (name, case) in store_cases() {
+        eprintln!("edge, current-thread runtime: {name}");
+        run_store_case(&EdgeBackend::default(), case).await;
+    }
+}
+
 mod helpers;
 mod query_cases;
 mod write_and_order_cases;

@@ -162,37 +162,54 @@ impl EdgeVectorStore {
         let shard = Arc::clone(&self.shard);
         tokio::task::spawn_blocking(move || work(&shard))
             .await
-            .map_err(|e| StoreError::Operation(format!("store task panicked: {e}")))?
+            .map_err(task_failed)?
     }
 
-    /// One search's ranked `(id, score)` list, without payloads or vectors (read after fusion).
-    async fn ranked_ids(
-        &self,
-        scoring: Option<ScoringQuery>,
-        filter: Option<Filter>,
-        limit: usize,
-    ) -> Result<Vec<(Uuid, f32)>, StoreError> {
-        self.blocking(move |shard| {
-            let hits = shard
-                .query(QueryRequest {
-                    prefetches: vec![],
-                    query: scoring,
-                    filter,
-                    score_threshold: None,
-                    limit,
-                    offset: 0,
-                    params: None,
-                    with_vector: WithVector::Bool(false),
-                    with_payload: WithPayloadInterface::Bool(false),
-                })
-                .map_err(operation_error)?;
-            Ok(hits
-                .into_iter()
-                .map(|hit| (point_uuid(&hit.id), hit.score))
-                .collect())
-        })
-        .await
+    /// Runs `work` on this thread when the runtime is multi-threaded (blocking in place), else
+    /// on the blocking pool. A query's steps are a millisecond or two each, and handing each to
+    /// a pool thread cost a thread wake-up of up to a millisecond on a 2-core VM.
+    async fn here_or_blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&EdgeShard) -> Result<T, StoreError> + Send + 'static,
+    {
+        let multi_threaded = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_threaded {
+            return tokio::task::block_in_place(|| work(&self.shard));
+        }
+        self.blocking(work).await
     }
+}
+
+/// One search's ranked `(id, score)` list, without payloads or vectors (read after fusion).
+fn ranked_ids(
+    shard: &EdgeShard,
+    scoring: Option<ScoringQuery>,
+    filter: Option<Filter>,
+    limit: usize,
+) -> Result<Vec<(Uuid, f32)>, StoreError> {
+    let hits = shard
+        .query(QueryRequest {
+            prefetches: vec![],
+            query: scoring,
+            filter,
+            score_threshold: None,
+            limit,
+            offset: 0,
+            params: None,
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(false),
+        })
+        .map_err(operation_error)?;
+    Ok(hits
+        .into_iter()
+        .map(|hit| (point_uuid(&hit.id), hit.score))
+        .collect())
+}
+
+fn task_failed(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Operation(format!("store task panicked: {e}"))
 }
 
 fn edge_config(dense_dimensions: usize) -> EdgeConfig {
@@ -269,27 +286,36 @@ impl VectorStore for EdgeVectorStore {
         let filter = to_qdrant_filter(&query.filter);
         // Cosine needs a unit query; remote embedders may not normalise.
         let dense_query = normalized(&query.dense);
-        let dense_search = self.ranked_ids(
-            nearest(VectorInternal::from(dense_query.clone()), DENSE_VECTOR_NAME),
-            filter.clone(),
-            query.prefetch_limit,
-        );
         // An empty sparse query (only stopwords) would match nothing.
-        let sparse_search = async {
-            if query.sparse_indices.is_empty() {
-                return Ok(None);
-            }
+        let sparse_scoring = if query.sparse_indices.is_empty() {
+            None
+        } else {
             let sparse =
                 SparseVector::new(query.sparse_indices.clone(), query.sparse_values.clone())
                     .map_err(operation_error)?;
-            let scoring = nearest(VectorInternal::from(sparse), SPARSE_VECTOR_NAME);
-            self.ranked_ids(scoring, filter.clone(), query.prefetch_limit)
-                .await
-                .map(Some)
+            Some(nearest(VectorInternal::from(sparse), SPARSE_VECTOR_NAME))
         };
-        // Both searches run at once on the blocking pool, so a query costs the slower of the two
-        // rather than their sum.
-        let (dense_hits, sparse_hits) = tokio::try_join!(dense_search, sparse_search)?;
+        // The sparse search starts on the blocking pool first; the dense one then runs here
+        // when the runtime allows blocking in place. The two overlap, so a query costs the
+        // slower of them, and only one pays a blocking-pool thread's wake-up.
+        let sparse_search = sparse_scoring.map(|scoring| {
+            let (shard, filter, limit) = (
+                Arc::clone(&self.shard),
+                filter.clone(),
+                query.prefetch_limit,
+            );
+            tokio::task::spawn_blocking(move || ranked_ids(&shard, scoring, filter, limit))
+        });
+        let dense_scoring = nearest(VectorInternal::from(dense_query.clone()), DENSE_VECTOR_NAME);
+        let dense_hits = self
+            .here_or_blocking(move |shard| {
+                ranked_ids(shard, dense_scoring, filter, query.prefetch_limit)
+            })
+            .await?;
+        let sparse_hits = match sparse_search {
+            Some(task) => Some(task.await.map_err(task_failed)??),
+            None => None,
+        };
         let lists: Vec<Vec<(Uuid, f32)>> = std::iter::once(dense_hits).chain(sparse_hits).collect();
         // Fusion runs here rather than in the engine: the engine ranks equal scores by its
         // internal order and cuts to `limit` before our tie-break could apply.
@@ -297,7 +323,7 @@ impl VectorStore for EdgeVectorStore {
         // Payloads and vectors are read only for the chunks that survive fusion.
         let ids: Vec<PointId> = fused.iter().map(|(id, _)| PointId::Uuid(*id)).collect();
         let records = self
-            .blocking(move |shard| {
+            .here_or_blocking(move |shard| {
                 shard
                     .retrieve(RetrieveRequest {
                         point_ids: ids,
