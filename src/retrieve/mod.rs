@@ -218,7 +218,9 @@ impl Retriever {
             exclude_documents: request.exclude.clone(),
         };
         // Cases and articles are searched separately so one kind cannot crowd out the other, and
-        // at once, so retrieval costs the slower search rather than the sum.
+        // at once, so retrieval costs the slower search rather than the sum. The article search
+        // is its own task: a store may block in place (the embedded one does on a
+        // multi-threaded runtime), which would hold up a search sharing this task.
         let query_for = |source_type: SourceType| HybridQuery {
             dense: dense.clone(),
             sparse_indices: sparse.indices.clone(),
@@ -230,10 +232,16 @@ impl Retriever {
             prefetch_limit: self.config.prefetch_limit,
             limit: self.config.candidate_chunks,
         };
-        let (case_chunks, article_chunks) = tokio::try_join!(
-            self.store.hybrid_query(query_for(SourceType::Case)),
-            self.store.hybrid_query(query_for(SourceType::Article)),
-        )?;
+        let article_search = {
+            let (store, query) = (Arc::clone(&self.store), query_for(SourceType::Article));
+            tokio::spawn(async move { store.hybrid_query(query).await })
+        };
+        let case_chunks = self.store.hybrid_query(query_for(SourceType::Case)).await;
+        // A search that panicked panics here, as it did when it ran inside this task.
+        let article_chunks = article_search
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let (case_chunks, article_chunks) = (case_chunks?, article_chunks?);
         let mut cases = group_by_document(&case_chunks);
         let evidence = ArticleEvidence::from_config(&self.config);
         cases.truncate(self.config.max_cases.max(evidence.cases_consulted));

@@ -127,29 +127,35 @@ pub async fn run_simulation(
         )
         .await?,
     );
-    let drafter = Drafter {
+    let drafter = Arc::new(Drafter {
         retriever,
         templates: Arc::new(crate::draft::PromptTemplates::load(&drafting.prompts_dir)?),
         config: drafting,
         generation: components.generation()?,
-    };
+    });
+    let reference_articles = Arc::new(reference_articles);
     let progress = crate::commands::progress_bar(Some(tickets.len() as u64), "replay");
-    // Tickets replay concurrently (searches run on the blocking pool); results keep their order.
+    // Tickets replay concurrently, each as its own task, and results keep their order. Own
+    // tasks, not futures sharing one: on a multi-threaded runtime the store and the embedder
+    // block in place (cheaper than a hand-off to the blocking pool for one query), and that
+    // would hold up every other ticket polled by the same task.
     let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-    let replayed: Vec<replay::ReplayedTicket> = futures::stream::iter(tickets.iter())
+    let replayed: Vec<replay::ReplayedTicket> = futures::stream::iter(tickets.iter().cloned())
         .map(|ticket| {
-            let (drafter, progress) = (&drafter, &progress);
-            let reference_articles = &reference_articles;
-            async move {
-                let replayed = replay::replay_ticket(drafter, ticket, reference_articles).await;
+            let (drafter, progress) = (Arc::clone(&drafter), progress.clone());
+            let reference_articles = Arc::clone(&reference_articles);
+            tokio::spawn(async move {
+                let replayed = replay::replay_ticket(&drafter, &ticket, &reference_articles).await;
                 progress.inc(1);
                 replayed
-            }
+            })
         })
         .buffered(concurrency)
         .collect::<Vec<_>>()
         .await
         .into_iter()
+        // A replay that panicked panics here, as it did when it ran inside this task.
+        .map(|joined| joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
         .collect::<Result<_, _>>()?;
     progress.finish_and_clear();
     let drafting_seconds = replay_started.elapsed().as_secs_f64() - prefill_seconds;
