@@ -10,7 +10,7 @@
 //! Two product paths: batches (hundreds of rows per thread) use the `gemm` crate; one query uses
 //! `packed`, over f16 weight panels packed at load, with the work of every step shared by a
 //! `team` of spinning threads on separate cores (`placement`). A 30-token query went from
-//! ~11 ms to ~6 ms that way on two cores.
+//! ~11 ms to 4-6 ms that way on two cores.
 
 use gemm::Parallelism;
 use safetensors::{Dtype, SafeTensors};
