@@ -19,6 +19,7 @@ pub mod llm;
 pub mod queue;
 pub mod retrieve;
 pub mod retry;
+pub mod runtime;
 pub mod serve;
 pub mod simulate;
 pub mod store;

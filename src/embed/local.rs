@@ -241,10 +241,7 @@ impl DenseEmbedder for LocalMiniLmEmbedder {
         // One query (a draft's retrieval) runs right here when the runtime allows blocking in
         // place: handing it to a blocking-pool thread cost a thread wake-up, about 1 ms of a
         // 7 ms embedding on a 2-core VM. Batches keep to the blocking pool.
-        if texts.len() == 1
-            && tokio::runtime::Handle::try_current()
-                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-        {
+        if texts.len() == 1 && crate::runtime::can_block_in_place() {
             return tokio::task::block_in_place(|| self.inner.embed(&[texts[0].as_str()]));
         }
         let inner = Arc::clone(&self.inner);

@@ -165,17 +165,14 @@ impl EdgeVectorStore {
             .map_err(task_failed)?
     }
 
-    /// Runs `work` on this thread when the runtime is multi-threaded (blocking in place), else
-    /// on the blocking pool. A query's steps are a millisecond or two each, and handing each to
-    /// a pool thread cost a thread wake-up of up to a millisecond on a 2-core VM.
+    /// Runs `work` on this thread when the runtime allows blocking in place, else on the
+    /// blocking pool (see [`crate::runtime::can_block_in_place`]).
     async fn here_or_blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&EdgeShard) -> Result<T, StoreError> + Send + 'static,
     {
-        let multi_threaded = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_threaded {
+        if crate::runtime::can_block_in_place() {
             return tokio::task::block_in_place(|| work(&self.shard));
         }
         self.blocking(work).await

@@ -144,11 +144,7 @@ pub(super) unsafe fn avx512_widen(
         // SAFETY: row `k < k_len <= K_SLICE` of both; a panel row of f16 is one aligned cache
         // line, and `widened` is aligned by its type.
         unsafe {
-            if let Some((next, next_len)) = next
-                && k < next_len
-            {
-                _mm_prefetch::<_MM_HINT_T0>(next.add(k * PANEL).cast());
-            }
+            prefetch_next_row(next, k);
             let row = slice.add(k * PANEL);
             let low = _mm512_cvtph_ps(_mm256_load_si256(row.cast()));
             let high = _mm512_cvtph_ps(_mm256_load_si256(row.add(16).cast()));
@@ -156,6 +152,20 @@ pub(super) unsafe fn avx512_widen(
             _mm512_store_ps(out, low);
             _mm512_store_ps(out.add(16), high);
         }
+    }
+}
+
+/// Prefetches row `k` of the next slice (where it starts and its rows), if it has one.
+///
+/// # Safety
+/// `next` (if any) points at its rows of `PANEL` values.
+#[inline(always)]
+unsafe fn prefetch_next_row(next: Option<(*const u16, usize)>, k: usize) {
+    if let Some((next, next_len)) = next
+        && k < next_len
+    {
+        // SAFETY: row `k < next_len` of the next slice.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(next.add(k * PANEL).cast()) }
     }
 }
 
@@ -174,11 +184,7 @@ pub(super) unsafe fn avx2_widen(
     for k in 0..k_len {
         // SAFETY: as in `avx512_widen`.
         unsafe {
-            if let Some((next, next_len)) = next
-                && k < next_len
-            {
-                _mm_prefetch::<_MM_HINT_T0>(next.add(k * PANEL).cast());
-            }
+            prefetch_next_row(next, k);
             let row = slice.add(k * PANEL);
             let out = widened.as_mut_ptr().add(k * PANEL);
             for quarter in 0..4 {
