@@ -189,8 +189,8 @@ unsafe fn panel_product(
     for k0 in (0..w.inp).step_by(K_SLICE) {
         let k_len = K_SLICE.min(w.inp - k0);
         // SAFETY: the panel holds rows `k0..k0 + k_len` (and what is prefetched, the rest of the
-        // panel or the next panel's first slice, is inside the weights too); `widened` holds `K_SLICE * PANEL` values; the caller guarantees
-        // the ISA.
+        // panel or the next panel's first slice, is inside the weights too); `widened` holds
+        // `K_SLICE * PANEL` values; the caller guarantees the ISA.
         unsafe {
             let next_k = k0 + K_SLICE;
             let next = if next_k < w.inp {

@@ -11,7 +11,8 @@ use std::arch::x86_64::*;
 /// multiply-adds, whatever the vector width.
 macro_rules! block_kernel {
     ($name:ident, $feature:literal, $vector:ty, $zero:ident, $load:ident, $store:ident,
-     $store_prefix:ident, $broadcast:ident, $fma:ident, $lanes:literal; $($rows:literal => [$($i:literal)*])*) => {
+     $store_prefix:ident, $broadcast:ident, $fma:ident, $lanes:literal;
+     $($rows:literal => [$($i:literal)*])*) => {
         /// # Safety
         /// The CPU supports the kernel's features; `slice` points at `n` rows of `x` and
         /// accumulators and `k_len` panel rows, the accumulators and the panel 64-byte aligned;
