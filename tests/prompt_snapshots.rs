@@ -114,6 +114,7 @@ fn source(key: &str, title: &str, url: Option<&str>, age_days: Option<i64>) -> C
         similarity: 0.61,
         created_at: Utc.with_ymd_and_hms(2025, 1, 10, 18, 14, 58).unwrap(),
         age_days,
+        agent_only: false,
     }
 }
 
@@ -197,6 +198,7 @@ fn llm_prompts_with_redaction() {
         resolution: None,
         linked_article_ids: Vec::new(),
         supporting_cases: 0,
+        agent_only: false,
     };
     let mut case = source(SourceType::Case, 42, "Double prélèvement");
     case.snippet = "J'ai été débité deux fois, contactez-moi à paul@example.fr".into();

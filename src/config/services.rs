@@ -66,9 +66,13 @@ pub struct FreshdeskSettings {
     /// The plan's limit in credits per minute (Growth 200, Pro 400, Enterprise 700). Default 50
     /// (Trial), the safe choice when unknown.
     pub plan_limit_per_minute: u32,
-    /// The plan's "Tickets List" sub-limit per minute, if any (Growth 20, Pro 100,
-    /// Enterprise 200). Default none.
+    /// The plan's "Tickets List" sub-limit per minute (Growth 20, Pro 100, Enterprise 200).
+    /// Default: derived from `plan_limit_per_minute` when it is a published plan's total
+    /// (200, 400, 700, 1000, 2000), otherwise none.
     pub list_limit_per_minute: Option<u32>,
+    /// Where customers read solution articles, for links in drafts: a custom portal domain such
+    /// as `https://support.acme.com`. Default `https://{domain}.freshdesk.com`.
+    pub portal_url: Option<String>,
     /// Share of the limits deskdraft may use; the rest stays with humans and other
     /// integrations. Default 0.5.
     pub budget_share: f64,
@@ -92,6 +96,7 @@ impl Default for FreshdeskSettings {
             base_url: None,
             plan_limit_per_minute: 50,
             list_limit_per_minute: None,
+            portal_url: None,
             budget_share: 0.5,
             rate_window_seconds: 60.0,
             timeout_seconds: 30,

@@ -11,14 +11,27 @@ pub enum SourceType {
     Case,
     /// A knowledge-base article (Freshdesk solution article or a file in a knowledge folder).
     Article,
+    /// A Freshdesk canned response: an answer the team approved for reuse. Ranked with the
+    /// articles (it is knowledge, not a past conversation), but never linked: it has no URL.
+    CannedResponse,
 }
 
 impl SourceType {
+    /// Every kind, for counts and scans.
+    pub const ALL: [SourceType; 3] = [Self::Case, Self::Article, Self::CannedResponse];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Case => "case",
             Self::Article => "article",
+            Self::CannedResponse => "canned_response",
         }
+    }
+
+    /// Knowledge ranked together as "articles": written for reuse rather than learnt from a
+    /// conversation.
+    pub fn is_knowledge(self) -> bool {
+        matches!(self, Self::Article | Self::CannedResponse)
     }
 }
 
@@ -39,6 +52,12 @@ impl DocumentKey {
     pub fn article(id: i64) -> Self {
         Self {
             source_type: SourceType::Article,
+            id,
+        }
+    }
+    pub fn canned_response(id: i64) -> Self {
+        Self {
+            source_type: SourceType::CannedResponse,
             id,
         }
     }
@@ -88,4 +107,8 @@ pub struct IndexedDocument {
     pub linked_urls: Vec<String>,
     /// Article ids those URLs resolve to, when known at ingest time.
     pub linked_article_ids: Vec<i64>,
+    /// Knowledge for agents only (an article in an agents-only or restricted folder): it may
+    /// inform a draft and is listed among the note's sources, but is never linked in reply text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub agent_only: bool,
 }

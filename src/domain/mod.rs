@@ -11,4 +11,4 @@ pub use documents::{
     DocumentKey, IndexedDocument, SourceType, deterministic_point_id, product_key,
 };
 pub use lenient::null_as_default;
-pub use ticket::{Article, Conversation, Ticket, TicketStatus};
+pub use ticket::{Article, CannedResponse, Conversation, Ticket, TicketStatus};

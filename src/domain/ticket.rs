@@ -71,6 +71,14 @@ pub struct Ticket {
     pub custom_fields: serde_json::Map<String, serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Set by Freshdesk on tickets read from `/tickets/archived/{id}` (closed and inactive for
+    /// about 120 days): absent from `GET /tickets` and `GET /tickets/{id}`.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub archived: bool,
     /// All conversations, oldest first (bundles embed them; the API serves them separately).
     #[serde(default, deserialize_with = "null_as_default")]
     pub conversations: Vec<Conversation>,
@@ -157,12 +165,49 @@ pub struct Article {
     /// Not a Freshdesk field: knowledge-folder documents may name their product.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_id: Option<i64>,
+    /// The `visibility` of the article's folder (Freshdesk puts it on the folder, and on search
+    /// results as `folder_visibility`): 1 all users, 2 logged-in users, 3 agents only, 4 selected
+    /// companies, 5 bots, 6/7 selected contact/company segments. `None`: unknown, treated as
+    /// public (knowledge folders, bundles from before this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_visibility: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// Folder visibilities whose articles any customer can open: all users, and logged-in users
+/// (every customer with a portal login). Agents-only (3), bots (5) and folders restricted to
+/// some companies or segments (4, 6, 7) are knowledge for agents, never a link in a reply.
+const CUSTOMER_VISIBLE_FOLDERS: [i64; 2] = [1, 2];
 
 impl Article {
     pub fn is_published(&self) -> bool {
         self.status == 2
     }
+
+    /// Whether a reply to any customer may link this article.
+    pub fn customer_visible(&self) -> bool {
+        self.folder_visibility
+            .is_none_or(|visibility| CUSTOMER_VISIBLE_FOLDERS.contains(&visibility))
+    }
+}
+
+/// A canned response as `GET /canned_response_folders/{id}/responses` returns it: an answer the
+/// team wrote for reuse. Its Liquid placeholders (`{{ticket.requester.name}}`) come back
+/// unrendered and are kept that way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CannedResponse {
+    pub id: i64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder_id: Option<i64>,
+    /// Plain text.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub content: String,
+    /// HTML as Freshdesk stored it (sanitised, wrapped in `<div>`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub content_html: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }

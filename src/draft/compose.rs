@@ -8,6 +8,7 @@ use minijinja::context;
 use super::templates::{PromptTemplates, TemplateError};
 use super::{CitedSource, Draft, DraftKind, DraftRequest, cite};
 use crate::config::DraftingConfig;
+use crate::domain::SourceType;
 use crate::ingest::clean::{anonymize_for_reuse, extract_urls, strip_greeting_and_signoff};
 use crate::retrieve::{RetrievalResult, RetrievedSource};
 
@@ -99,6 +100,22 @@ fn choose_case<'a>(
     Some(best)
 }
 
+/// Ids of the Freshdesk articles among ranked knowledge, in rank order (canned responses are
+/// knowledge too, but not what article-agreement metrics compare).
+pub(crate) fn article_ids(knowledge: &[RetrievedSource]) -> Vec<i64> {
+    knowledge
+        .iter()
+        .filter(|k| k.source_type == SourceType::Article)
+        .map(|k| k.id)
+        .collect()
+}
+
+/// Whether a source may be linked in text a customer reads: a customer-visible article.
+/// Agents-only articles and canned responses inform the draft and stay in the note's sources.
+pub(crate) fn is_linkable(source: &RetrievedSource) -> bool {
+    source.source_type == SourceType::Article && !source.agent_only
+}
+
 fn sensitive_flags(text: &str) -> Vec<String> {
     let lower = text.to_lowercase();
     let mut flags: Vec<String> = Vec::new();
@@ -145,7 +162,7 @@ pub fn compose_abstained(
         customer_language,
         draft_language: None,
         sources,
-        cited_article_ids: retrieval.articles.iter().map(|a| a.id).collect(),
+        cited_article_ids: article_ids(&retrieval.articles),
         retrieval,
         retrieval_millis: 0.0,
         generation_millis: 0.0,
@@ -181,13 +198,10 @@ pub fn compose_retrieval_only(
                     "the reused answer is in '{reused}' but the customer wrote in '{customer}': translate before sending"
                 ));
     }
-    // Cited articles in the fused ranking's order: it weighs every similar case, the articles'
+    // Cited knowledge in the fused ranking's order: it weighs every similar case, the articles'
     // own hits and their track record, which beats trusting the single reused answer.
-    let cited_article_ids: Vec<i64> = retrieval.articles.iter().map(|a| a.id).collect();
-    let ordered_articles: Vec<&RetrievedSource> = cited_article_ids
-        .iter()
-        .filter_map(|id| retrieval.articles.iter().find(|a| a.id == *id))
-        .collect();
+    let cited_article_ids = article_ids(&retrieval.articles);
+    let ordered_articles: Vec<&RetrievedSource> = retrieval.articles.iter().collect();
 
     let Some(case) = chosen.filter(|_| confidence >= config.confidence_threshold) else {
         let reason = if retrieval.cases.is_empty() {
@@ -213,6 +227,7 @@ pub fn compose_retrieval_only(
     let urls_in_answer = extract_urls(&answer);
     let listed: Vec<minijinja::Value> = ordered_articles
         .iter()
+        .filter(|a| is_linkable(a))
         .filter(|a| {
             a.url
                 .as_ref()

@@ -13,10 +13,11 @@ use chrono::{DateTime, Utc};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::compose::{compose_abstained, retrieval_confidence};
+use super::compose::{article_ids, compose_abstained, is_linkable, retrieval_confidence};
 use super::templates::{PromptTemplates, TemplateError};
 use super::{CitedSource, Draft, DraftKind, DraftRequest, LlmUsage, cite};
 use crate::config::DraftingConfig;
+use crate::domain::SourceType;
 use crate::ingest::clean::extract_urls;
 use crate::ingest::language::detect_language;
 use crate::llm::redact::Redactor;
@@ -108,6 +109,19 @@ pub fn prompt_sources(retrieval: &RetrievalResult, max_sources: usize) -> Vec<&R
     chosen
 }
 
+/// How a source is named to the model; agents-only knowledge says so, so the model uses it
+/// without pointing the customer to it.
+fn prompt_kind(source: &RetrievedSource) -> &'static str {
+    match source.source_type {
+        SourceType::Case => "past case",
+        SourceType::CannedResponse => "approved canned response",
+        SourceType::Article if source.agent_only => {
+            "internal article (agents only: use its facts, never link or name it)"
+        }
+        SourceType::Article => "article",
+    }
+}
+
 fn source_text(source: &RetrievedSource) -> String {
     match &source.resolution {
         Some(answer) => format!(
@@ -141,13 +155,10 @@ pub fn build_chat_request(
         .iter()
         .map(|s| PromptSource {
             id: s.key().to_string(),
-            kind: if s.resolution.is_some() {
-                "past case"
-            } else {
-                "article"
-            },
+            kind: prompt_kind(s),
             title: redact(&s.title),
-            url: s.url.clone(),
+            // The model never sees the address of what customers must not be sent to.
+            url: s.url.clone().filter(|_| is_linkable(s)),
             text: redact(&source_text(s)),
         })
         .collect();
@@ -280,14 +291,30 @@ fn check_answer(
         .to_lowercase();
     let allowed_urls: Vec<String> = cited
         .iter()
+        .filter(|s| s.source_type != SourceType::Article || is_linkable(s))
         .filter_map(|s| s.url.clone())
         .chain(extract_urls(&cited_text))
         .collect();
+    let internal_urls: Vec<&str> = shown
+        .iter()
+        .filter(|s| s.source_type == SourceType::Article && !is_linkable(s))
+        .filter_map(|s| s.url.as_deref())
+        .collect();
     for url in extract_urls(&reply) {
-        let known = allowed_urls
+        let internal = internal_urls
             .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(&url));
-        if !known {
+            .any(|internal| internal.eq_ignore_ascii_case(&url));
+        let known = !internal
+            && allowed_urls
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(&url));
+        if internal {
+            penalty *= 0.8;
+            reply = reply.replace(&url, "[link removed]");
+            flags.push(format!(
+                "removed a link to an agents-only article customers cannot open: {url}"
+            ));
+        } else if !known {
             penalty *= 0.8;
             reply = reply.replace(&url, "[link removed]");
             flags.push(format!("removed a link no cited source contains: {url}"));
@@ -342,9 +369,9 @@ fn check_answer(
     let confidence = ((0.7 * evidence + 0.3 * self_rated) * penalty).clamp(0.0, 1.0);
     let cited_article_ids: Vec<i64> = cited
         .iter()
-        .filter(|s| s.resolution.is_none())
+        .filter(|s| s.source_type == SourceType::Article)
         .map(|s| s.id)
-        .chain(input.retrieval.articles.iter().map(|a| a.id))
+        .chain(article_ids(&input.retrieval.articles))
         .fold(Vec::new(), |mut ids, id| {
             if !ids.contains(&id) {
                 ids.push(id);

@@ -64,6 +64,9 @@ pub struct CitedSource {
     pub created_at: DateTime<Utc>,
     /// `None` for undated knowledge-folder documents.
     pub age_days: Option<i64>,
+    /// Agents-only knowledge: listed for the agent, never linked in the reply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub agent_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -247,6 +250,7 @@ pub(crate) fn cite(source: &RetrievedSource, now: DateTime<Utc>) -> CitedSource 
         similarity: source.similarity,
         created_at: source.created_at,
         age_days: (source.created_at > DateTime::<Utc>::UNIX_EPOCH).then(|| source.age_days(now)),
+        agent_only: source.agent_only,
     }
 }
 

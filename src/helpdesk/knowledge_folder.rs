@@ -36,6 +36,18 @@ struct FrontMatter {
     product: Option<i64>,
     created_at: Option<DateTime<Utc>>,
     updated_at: Option<DateTime<Utc>>,
+    /// `agents` for internal documents: used as knowledge and shown to agents among a note's
+    /// sources, never linked in a reply to a customer. Default `public`.
+    #[serde(default)]
+    audience: Audience,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Audience {
+    #[default]
+    Public,
+    Agents,
 }
 
 /// Every `.md`, `.markdown`, `.html` and `.htm` file below `dir`, in path order, as articles.
@@ -158,6 +170,8 @@ fn read_document(root: &Path, path: &Path) -> Result<Article, KnowledgeFolderErr
         tags: front.tags,
         url: front.url,
         product_id: front.product,
+        // Freshdesk's folder visibility 3 ("agents") is what an internal document is.
+        folder_visibility: (front.audience == Audience::Agents).then_some(3),
         created_at,
         updated_at: front.updated_at.unwrap_or(created_at),
     })

@@ -5,14 +5,17 @@ pub mod bundle;
 pub mod export;
 pub mod freshdesk;
 pub mod knowledge_folder;
+pub mod matching;
 pub mod write;
 
-pub use write::HelpdeskWrite;
+pub use write::{HelpdeskWrite, ReplyRequest, TicketUpdate};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Article, Conversation, Ticket};
+use std::collections::BTreeSet;
+
+use crate::domain::{Article, CannedResponse, Conversation, Ticket};
 use crate::retry::{Classify, ErrorClass};
 
 /// Errors from a helpdesk source, classified by what the caller should do.
@@ -60,7 +63,34 @@ pub trait HelpdeskRead: Send + Sync {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<Ticket>, HelpdeskError>;
+    /// The same list without descriptions: a third of the credits, for deciding what changed.
+    async fn ticket_fields_updated_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Ticket>, HelpdeskError>;
     async fn conversations(&self, ticket_id: i64) -> Result<Vec<Conversation>, HelpdeskError>;
-    /// Published and draft solution articles.
+    /// Published and draft solution articles, with their portal URL and folder visibility.
     async fn articles(&self) -> Result<Vec<Article>, HelpdeskError>;
+    /// An archived ticket (closed and inactive for about 120 days: no longer in the ticket
+    /// list) with its conversations; `None` when no archived ticket has this id.
+    async fn archived_ticket(&self, ticket_id: i64) -> Result<Option<Ticket>, HelpdeskError>;
+    /// Ids of the tickets in the trash and of those marked spam (both hidden from the list).
+    async fn removed_ticket_ids(&self) -> Result<RemovedTickets, HelpdeskError>;
+    /// Canned responses of the shared (not personal) folders, with their content.
+    async fn canned_responses(&self) -> Result<Vec<CannedResponse>, HelpdeskError>;
+    /// The cheapest authenticated call (Freshdesk: `GET /agents/me`, 1 credit).
+    async fn check_access(&self) -> Result<(), HelpdeskError>;
+}
+
+/// Tickets the account keeps but hides from its ticket list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RemovedTickets {
+    pub deleted: BTreeSet<i64>,
+    pub spam: BTreeSet<i64>,
+}
+
+impl RemovedTickets {
+    pub fn contains(&self, ticket_id: i64) -> bool {
+        self.deleted.contains(&ticket_id) || self.spam.contains(&ticket_id)
+    }
 }

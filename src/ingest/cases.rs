@@ -181,6 +181,7 @@ pub fn case_from_ticket(ticket: &Ticket, articles: &ArticleUrlIndex) -> Option<I
         tags: ticket.tags.clone(),
         linked_urls,
         linked_article_ids,
+        agent_only: false,
     })
 }
 
@@ -234,5 +235,6 @@ pub fn document_from_article(
         tags: article.tags.clone(),
         linked_urls,
         linked_article_ids: vec![],
+        agent_only: !article.customer_visible(),
     })
 }

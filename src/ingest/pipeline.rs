@@ -326,6 +326,7 @@ fn payload_for(
         linked_urls: document.linked_urls.clone(),
         linked_article_ids: document.linked_article_ids.clone(),
         tags: document.tags.clone(),
+        agent_only: document.agent_only,
         content_hash: hash.to_string(),
     }
 }

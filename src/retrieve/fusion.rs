@@ -71,6 +71,7 @@ pub fn group_by_document(chunks: &[ScoredChunk]) -> Vec<RetrievedSource> {
                     resolution: payload.resolution.clone(),
                     linked_article_ids: payload.linked_article_ids.clone(),
                     supporting_cases: 0,
+                    agent_only: payload.agent_only,
                 });
             }
         }
@@ -88,11 +89,12 @@ pub fn rank_articles(
     times_linked: impl Fn(i64) -> usize,
     eligible: impl Fn(&RetrievedSource) -> bool,
 ) -> Vec<RetrievedSource> {
-    let mut scored: HashMap<i64, (f32, RetrievedSource)> = HashMap::new();
+    // Keyed by kind and id: a canned response and an article may share an id.
+    let mut scored: HashMap<(SourceType, i64), (f32, RetrievedSource)> = HashMap::new();
     for (rank, article) in direct.iter().enumerate() {
         let weight = evidence.direct_weight / (evidence.rank_constant + rank as f32);
         let entry = scored
-            .entry(article.id)
+            .entry((article.source_type, article.id))
             .or_insert_with(|| (0.0, article.clone()));
         entry.0 += weight;
     }
@@ -103,7 +105,8 @@ pub fn rank_articles(
             .powf(evidence.similarity_exponent);
         let weight = evidence.case_weight * similarity / (evidence.rank_constant + rank as f32);
         for article_id in &case.linked_article_ids {
-            let entry = match scored.get_mut(article_id) {
+            let key = (SourceType::Article, *article_id);
+            let entry = match scored.get_mut(&key) {
                 Some(entry) => entry,
                 None => {
                     let Some(article) = catalog.get(*article_id) else {
@@ -112,9 +115,7 @@ pub fn rank_articles(
                     if !eligible(article) {
                         continue;
                     }
-                    scored
-                        .entry(*article_id)
-                        .or_insert_with(|| (0.0, article.clone()))
+                    scored.entry(key).or_insert_with(|| (0.0, article.clone()))
                 }
             };
             entry.0 += weight;
@@ -125,8 +126,10 @@ pub fn rank_articles(
     // Popularity prior: among candidates, an article that resolved many earlier cases is more
     // likely right. Counted only before the as-of time, so replays stay leak-free.
     if evidence.popularity_weight > 0.0 {
-        for (id, entry) in scored.iter_mut() {
-            entry.0 += evidence.popularity_weight * (1.0 + times_linked(*id) as f32).ln();
+        for ((kind, id), entry) in scored.iter_mut() {
+            if *kind == SourceType::Article {
+                entry.0 += evidence.popularity_weight * (1.0 + times_linked(*id) as f32).ln();
+            }
         }
     }
     let mut ranked: Vec<RetrievedSource> = scored
@@ -141,6 +144,7 @@ pub fn rank_articles(
             .partial_cmp(&a.score)
             .unwrap_or(std::cmp::Ordering::Equal)
             .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.source_type.cmp(&b.source_type))
     });
     ranked
 }

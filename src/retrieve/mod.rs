@@ -61,6 +61,9 @@ pub struct RetrievedSource {
     pub linked_article_ids: Vec<i64>,
     /// Articles: how many of the retrieved cases linked it.
     pub supporting_cases: usize,
+    /// Agents-only knowledge: may inform a draft, never linked in reply text.
+    #[serde(default)]
+    pub agent_only: bool,
 }
 
 impl RetrievedSource {
@@ -118,6 +121,7 @@ impl ArticleCatalog {
                     resolution: None,
                     linked_article_ids: vec![],
                     supporting_cases: 0,
+                    agent_only: payload.agent_only,
                 },
             );
         }
@@ -208,7 +212,7 @@ impl Retriever {
 
         let search_started = Instant::now();
         let base_filter = QueryFilter {
-            source_type: None,
+            source_types: Vec::new(),
             product: if self.config.same_product {
                 request.product.clone()
             } else {
@@ -221,22 +225,27 @@ impl Retriever {
         // at once, so retrieval costs the slower search rather than the sum. The article search
         // is its own task: a store may block in place (the embedded one does on a
         // multi-threaded runtime), which would hold up a search sharing this task.
-        let query_for = |source_type: SourceType| HybridQuery {
+        let query_for = |source_types: Vec<SourceType>| HybridQuery {
             dense: dense.clone(),
             sparse_indices: sparse.indices.clone(),
             sparse_values: sparse.values.clone(),
             filter: QueryFilter {
-                source_type: Some(source_type),
+                source_types,
                 ..base_filter.clone()
             },
             prefetch_limit: self.config.prefetch_limit,
             limit: self.config.candidate_chunks,
         };
         let article_search = {
-            let (store, query) = (Arc::clone(&self.store), query_for(SourceType::Article));
+            // Canned responses rank with the articles: both are answers written for reuse.
+            let knowledge = vec![SourceType::Article, SourceType::CannedResponse];
+            let (store, query) = (Arc::clone(&self.store), query_for(knowledge));
             tokio::spawn(async move { store.hybrid_query(query).await })
         };
-        let case_chunks = self.store.hybrid_query(query_for(SourceType::Case)).await;
+        let case_chunks = self
+            .store
+            .hybrid_query(query_for(vec![SourceType::Case]))
+            .await;
         // A search that panicked panics here, as it did when it ran inside this task.
         let article_chunks = article_search
             .await

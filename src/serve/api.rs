@@ -155,7 +155,12 @@ pub async fn approve(
         Some(reply) => reply,
         None => match state
             .write
-            .create_reply(record.ticket_id, &reply_html)
+            .create_reply(&crate::helpdesk::ReplyRequest {
+                ticket_id: record.ticket_id,
+                body_html: reply_html.clone(),
+                agent_id: None,
+                not_before: None,
+            })
             .await
         {
             Ok(reply) => reply,

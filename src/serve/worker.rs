@@ -105,16 +105,18 @@ pub async fn process_job(state: &ServeState, job: &Job) -> Result<JobOutcome, Jo
         }
     };
     let marker = note_marker(&record.id);
-    let notes = state.write.notes(job.ticket_id).await?;
-    if let Some(posted) = notes.iter().find(|n| {
-        n.body.contains(&marker) || n.body_text.as_deref().is_some_and(|t| t.contains(&marker))
+    let conversations = state.write.conversations_of(job.ticket_id).await?;
+    if let Some(posted) = conversations.iter().find(|n| {
+        n.private
+            && (n.body.contains(&marker)
+                || n.body_text.as_deref().is_some_and(|t| t.contains(&marker)))
     }) {
         state.queue.set_note(&record.id, posted.id).await?;
         return Ok(JobOutcome::FoundPosted);
     }
     let note = state
         .write
-        .create_private_note(job.ticket_id, &record.note_html)
+        .create_private_note(job.ticket_id, &record.note_html, &marker)
         .await?;
     state.queue.set_note(&record.id, note.id).await?;
     let tokens = record.draft["llm"]["prompt_tokens"]

@@ -83,6 +83,9 @@ pub struct ChunkPayload {
     pub linked_article_ids: Vec<i64>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Agents-only knowledge: never linked in a reply to a customer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub agent_only: bool,
     /// Hash of the chunk text and metadata; unchanged content is never re-embedded.
     pub content_hash: String,
 }
@@ -109,8 +112,8 @@ pub struct StoredPoint {
 /// Restrictions every query can carry.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryFilter {
-    /// Only this source type (cases or articles); `None` searches both.
-    pub source_type: Option<SourceType>,
+    /// Only these source types; empty searches every kind.
+    pub source_types: Vec<SourceType>,
     /// Same product, or documents that belong to no product (general articles).
     pub product: Option<String>,
     /// Only documents created strictly before this instant (leak-free replay).

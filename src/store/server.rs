@@ -84,8 +84,14 @@ fn keyword(field: &str, value: &str) -> Condition {
 /// Our filter in the server's terms; the same conditions as the embedded store's.
 pub(crate) fn to_server_filter(filter: &QueryFilter) -> Option<Filter> {
     let mut must = Vec::new();
-    if let Some(source_type) = filter.source_type {
-        must.push(keyword("source_type", source_type.as_str()));
+    match filter.source_types.as_slice() {
+        [] => {}
+        [only] => must.push(keyword("source_type", only.as_str())),
+        several => must.push(Condition::from(Filter::should(
+            several
+                .iter()
+                .map(|kind| keyword("source_type", kind.as_str())),
+        ))),
     }
     if let Some(product) = &filter.product {
         must.push(Condition::from(Filter::should([
@@ -422,7 +428,7 @@ impl VectorStore for QdrantServerStore {
     ) -> Result<Vec<(Uuid, ChunkPayload)>, StoreError> {
         self.ensure_collection().await?;
         let filter = to_server_filter(&QueryFilter {
-            source_type: Some(source_type),
+            source_types: vec![source_type],
             ..QueryFilter::default()
         })
         .unwrap_or_default();
@@ -459,9 +465,9 @@ impl VectorStore for QdrantServerStore {
         self.ensure_collection().await?;
         let mut stats = StoreStats::default();
         let mut by_source = BTreeMap::new();
-        for source_type in [SourceType::Case, SourceType::Article] {
+        for source_type in SourceType::ALL {
             let filter = to_server_filter(&QueryFilter {
-                source_type: Some(source_type),
+                source_types: vec![source_type],
                 ..QueryFilter::default()
             })
             .unwrap_or_default();

@@ -74,6 +74,7 @@ fn synthetic_bundle(count: i64, conversations: i64, ties: std::ops::Range<i64>) 
                 product_id: Some(1),
                 spam: false,
                 deleted: false,
+                archived: false,
                 custom_fields: Default::default(),
                 created_at: ts(id) - chrono::Duration::days(1),
                 updated_at: updated,

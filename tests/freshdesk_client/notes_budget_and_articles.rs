@@ -11,7 +11,10 @@ async fn a_private_note_carries_the_exact_html_and_is_private() {
     let writer = freshdesk.writer();
     let html = "<p>Hi Ana,</p><p>Try <b>Settings &gt; Reset</b> &amp; \"restart\" — it's “fine” 😀</p>\n<ul><li>a</li></ul>";
 
-    let note = writer.create_private_note(2, html).await.expect("note");
+    let note = writer
+        .create_private_note(2, html, "deskdraft:note-1")
+        .await
+        .expect("note");
     assert!(note.private);
     assert_eq!(note.body, html);
     let post = stand_in
@@ -33,7 +36,13 @@ async fn a_private_note_carries_the_exact_html_and_is_private() {
     let listed = freshdesk.reader().conversations(2).await.expect("list");
     assert_eq!(listed.len(), 3);
     assert_eq!(listed[2].id, note.id);
-    let notes = writer.notes(2).await.expect("notes");
+    let notes: Vec<_> = writer
+        .conversations_of(2)
+        .await
+        .expect("conversations")
+        .into_iter()
+        .filter(|c| c.private)
+        .collect();
     assert_eq!(
         notes.iter().map(|n| n.id).collect::<Vec<_>>(),
         vec![note.id]
@@ -45,7 +54,11 @@ async fn a_private_note_carries_the_exact_html_and_is_private() {
         .expect("update");
     assert_eq!(updated.body, "<p>edited</p>");
     let reply = writer
-        .create_reply(2, "<p>public answer</p>")
+        .create_reply(&deskdraft::helpdesk::ReplyRequest {
+            ticket_id: 2,
+            body_html: "<p>public answer</p>".into(),
+            ..Default::default()
+        })
         .await
         .expect("reply");
     assert!(!reply.private);
@@ -165,7 +178,7 @@ async fn a_note_whose_201_was_lost_is_not_posted_twice() {
     });
     let note = freshdesk
         .writer()
-        .create_private_note(1, "<p>draft</p>")
+        .create_private_note(1, "<p>draft</p>", "deskdraft:d1")
         .await
         .expect("note");
     let stored = stand_in.ticket(1).expect("ticket").conversations;
@@ -239,6 +252,7 @@ async fn articles_walk_categories_folders_and_pages() {
         tags: Vec::new(),
         url: Some(format!("https://help.example/{id}")),
         product_id: None,
+        folder_visibility: None,
         created_at: ts(id),
         updated_at: ts(id),
     };

@@ -48,6 +48,7 @@ fn source(kind: SourceType, id: i64, title: &str, similarity: f32) -> RetrievedS
         resolution: None,
         linked_article_ids: Vec::new(),
         supporting_cases: 0,
+        agent_only: false,
     }
 }
 

@@ -39,6 +39,7 @@ pub(crate) fn payload(key: &DocumentKey, chunk_number: usize, text: &str) -> Chu
         linked_urls: vec![],
         linked_article_ids: vec![],
         tags: vec![],
+        agent_only: false,
         content_hash: format!("hash-{key}-{chunk_number}"),
     }
 }

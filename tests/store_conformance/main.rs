@@ -285,7 +285,7 @@ async fn case_reopen_after_flush_keeps_data(backend: &dyn Backend) {
     // The payload indexes still work after a reopen.
     let filter = QueryFilter {
         product: Some("2".to_string()),
-        source_type: Some(SourceType::Case),
+        source_types: vec![SourceType::Case],
         ..QueryFilter::default()
     };
     let results = search(&store, query(axis(0), filter)).await;

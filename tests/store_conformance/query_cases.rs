@@ -231,7 +231,7 @@ pub(crate) async fn case_source_type_filter(store: Arc<dyn VectorStore>) {
         (SourceType::Article, keys(&["article:1", "article:3"])),
     ] {
         let filter = QueryFilter {
-            source_type: Some(source_type),
+            source_types: vec![source_type],
             ..QueryFilter::default()
         };
         let results = search(&store, query(axis(0), filter)).await;
@@ -279,7 +279,7 @@ pub(crate) async fn case_combined_filters(store: Arc<dyn VectorStore>) {
     )
     .await;
     let filter = QueryFilter {
-        source_type: Some(SourceType::Case),
+        source_types: vec![SourceType::Case],
         product: Some("1".to_string()),
         created_before: Some(at),
         exclude_documents: vec![DocumentKey::case(5)],

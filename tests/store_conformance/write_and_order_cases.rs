@@ -43,7 +43,7 @@ pub(crate) async fn case_overwrite_by_deterministic_id(store: Arc<dyn VectorStor
     // The product index follows the new payload.
     let filter = QueryFilter {
         product: Some("9".to_string()),
-        source_type: Some(SourceType::Case),
+        source_types: vec![SourceType::Case],
         ..QueryFilter::default()
     };
     let results = search(&store, query(axis(4), filter)).await;

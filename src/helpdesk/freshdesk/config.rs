@@ -70,6 +70,9 @@ impl std::fmt::Debug for ApiKey {
 pub struct FreshdeskConfig {
     /// `https://{domain}.freshdesk.com/api/v2`, or an override; no trailing slash.
     pub base_url: Url,
+    /// Where customers read solution articles: `https://{domain}.freshdesk.com`, or a custom
+    /// portal domain. Articles have no URL attribute; links are built from this.
+    pub portal_url: Url,
     pub api_key: ApiKey,
     /// The account's limit in credits per minute (Trial 50, Growth 200, Pro 400, Enterprise 700).
     pub plan_limit_per_minute: u32,
@@ -107,6 +110,33 @@ impl FreshdeskConfig {
         Self::with_base_url(&format!("https://{sub}.freshdesk.com/api/v2"), api_key)
     }
 
+    /// The portal link of a solution article: `{portal}/support/solutions/articles/{id}-{slug}`.
+    /// Freshdesk finds the article by the leading id; the slug only makes the link readable.
+    pub fn article_url(&self, article_id: i64, title: &str) -> String {
+        let slug = title_slug(title);
+        let portal = self.portal_url.as_str().trim_end_matches('/');
+        if slug.is_empty() {
+            format!("{portal}/support/solutions/articles/{article_id}")
+        } else {
+            format!("{portal}/support/solutions/articles/{article_id}-{slug}")
+        }
+    }
+
+    /// Sets a portal URL other than the account's own (a custom portal domain).
+    pub fn set_portal_url(&mut self, portal_url: &str) -> Result<(), ConfigError> {
+        let url = Url::parse(portal_url.trim())
+            .map_err(|e| ConfigError::InvalidBaseUrl(portal_url.to_owned(), e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(ConfigError::InvalidValue {
+                name: "portal_url",
+                value: portal_url.to_owned(),
+                reason: "expected an http(s) URL such as https://support.acme.com",
+            });
+        }
+        self.portal_url = url;
+        Ok(())
+    }
+
     /// Defaults with an explicit base URL such as `http://127.0.0.1:8080/api/v2`.
     pub fn with_base_url(base_url: &str, api_key: ApiKey) -> Result<Self, ConfigError> {
         let trimmed = base_url.trim().trim_end_matches('/');
@@ -126,8 +156,14 @@ impl FreshdeskConfig {
                     .to_owned(),
             ));
         }
+        // The portal is the API host without the API path: for `acme` that is the account's own
+        // https://acme.freshdesk.com, for a local stand-in its http://127.0.0.1:PORT.
+        let mut portal_url = url.clone();
+        portal_url.set_path("");
+        portal_url.set_query(None);
         Ok(Self {
             base_url: url,
+            portal_url,
             api_key,
             plan_limit_per_minute: 50,
             list_limit_per_minute: None,
@@ -152,10 +188,19 @@ impl FreshdeskConfig {
             _ => return Err(ConfigError::MissingDomain),
         };
         config.plan_limit_per_minute = settings.plan_limit_per_minute;
-        config.list_limit_per_minute = settings.list_limit_per_minute;
+        config.list_limit_per_minute = settings
+            .list_limit_per_minute
+            .or_else(|| plan_list_limit(settings.plan_limit_per_minute));
         config.budget_share = settings.budget_share;
         config.rate_window = Duration::from_secs_f64(settings.rate_window_seconds);
         config.timeout = Duration::from_secs(settings.timeout_seconds);
+        if let Some(portal) = settings
+            .portal_url
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+        {
+            config.set_portal_url(portal)?;
+        }
         config.validate()?;
         Ok(config)
     }
@@ -203,6 +248,38 @@ impl FreshdeskConfig {
         self.list_limit_per_minute
             .map(|limit| share_of(limit, self.budget_share))
     }
+}
+
+/// The "Tickets List" sub-limit of the plan whose total limit this is (Freshdesk's published
+/// table: Growth 200 -> 20, Pro 400 -> 100, Enterprise 700 -> 200, add-ons 1000 -> 300 and
+/// 2000 -> 400). Trial accounts (50) and unknown totals have no known sub-limit.
+pub fn plan_list_limit(plan_limit_per_minute: u32) -> Option<u32> {
+    match plan_limit_per_minute {
+        200 => Some(20),
+        400 => Some(100),
+        700 => Some(200),
+        1000 => Some(300),
+        2000 => Some(400),
+        _ => None,
+    }
+}
+
+/// Lower-case ASCII words of a title joined by `-` (at most 80 characters).
+fn title_slug(title: &str) -> String {
+    let mut slug = String::new();
+    for word in title
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if slug.len() + word.len() + 1 > 80 {
+            break;
+        }
+        if !slug.is_empty() {
+            slug.push('-');
+        }
+        slug.push_str(&word.to_ascii_lowercase());
+    }
+    slug
 }
 
 fn share_of(limit: u32, share: f64) -> u32 {

@@ -14,6 +14,7 @@
 //! # let _ = (read, writer); Ok(()) }
 //! ```
 
+mod canned;
 mod config;
 mod metrics;
 mod ratelimit;
@@ -26,7 +27,7 @@ mod writer;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use config::{API_KEY_ENV, ApiKey, ConfigError, FreshdeskConfig};
+pub use config::{API_KEY_ENV, ApiKey, ConfigError, FreshdeskConfig, plan_list_limit};
 pub use metrics::{CallCount, CallMetrics, NO_RESPONSE};
 pub use reader::{Agent, AgentContact, FreshdeskReader};
 pub use solutions::{SolutionCategory, SolutionFolder};

@@ -1,5 +1,6 @@
-//! Read side: tickets (incremental sync past the 300-page cap), conversations, the agent behind
-//! the key, and (in `solutions.rs`) the knowledge base. Implements [`HelpdeskRead`].
+//! Read side: tickets (incremental sync past the 300-page cap), conversations, archived tickets,
+//! the trash and spam lists, the agent behind the key, and (in `solutions.rs` and `canned.rs`)
+//! the knowledge base and canned responses. Implements [`HelpdeskRead`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,11 +11,19 @@ use serde::Deserialize;
 
 use super::transport::{Call, Inner};
 use super::wire::next_link;
-use crate::domain::{Article, Conversation, Ticket};
-use crate::helpdesk::{HelpdeskError, HelpdeskRead};
+use crate::domain::{Article, CannedResponse, Conversation, Ticket};
+use crate::helpdesk::{HelpdeskError, HelpdeskRead, RemovedTickets};
 
 /// Credits of `GET /tickets?include=description`: 1 + 2 per include.
 const LIST_WITH_DESCRIPTION_COST: u32 = 3;
+
+/// Whether list pages carry the description (`include=description`, 3 credits a page) or only
+/// the ticket's fields (1 credit): enough to see what changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    WithDescription,
+    FieldsOnly,
+}
 
 /// The agent whose API key is in use (`GET /agents/me`); name and email sit under `contact`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -58,7 +67,7 @@ impl FreshdeskReader {
         Ok(agent)
     }
 
-    fn list_url(&self, since: DateTime<Utc>, page: u32) -> url::Url {
+    fn list_url(&self, since: DateTime<Utc>, page: u32, listing: Listing) -> url::Url {
         let mut url = self.inner.url(&["tickets"]);
         url.query_pairs_mut()
             .append_pair(
@@ -67,9 +76,11 @@ impl FreshdeskReader {
             )
             .append_pair("order_by", "updated_at")
             .append_pair("order_type", "asc")
-            .append_pair("per_page", &self.inner.config.per_page.to_string())
-            .append_pair("include", "description")
-            .append_pair("page", &page.to_string());
+            .append_pair("per_page", &self.inner.config.per_page.to_string());
+        if listing == Listing::WithDescription {
+            url.query_pairs_mut().append_pair("include", "description");
+        }
+        url.query_pairs_mut().append_pair("page", &page.to_string());
         url
     }
 
@@ -78,14 +89,19 @@ impl FreshdeskReader {
     async fn sweep(
         &self,
         since: DateTime<Utc>,
+        listing: Listing,
         collected: &mut Collected,
     ) -> Result<bool, HelpdeskError> {
         let max_pages = self.inner.config.max_list_pages;
-        let mut url = self.list_url(since, 1);
+        let mut url = self.list_url(since, 1, listing);
         let mut page_number = 1u32;
         loop {
             let call = Call {
-                cost: LIST_WITH_DESCRIPTION_COST,
+                cost: if listing == Listing::WithDescription {
+                    LIST_WITH_DESCRIPTION_COST
+                } else {
+                    1
+                },
                 ticket_list: true,
                 ..Call::get("GET /tickets", url.clone())
             };
@@ -158,10 +174,101 @@ impl HelpdeskRead for FreshdeskReader {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<Ticket>, HelpdeskError> {
+        self.list_updated_since(since, Listing::WithDescription)
+            .await
+    }
+
+    async fn ticket_fields_updated_since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Ticket>, HelpdeskError> {
+        self.list_updated_since(since, Listing::FieldsOnly).await
+    }
+
+    async fn conversations(&self, ticket_id: i64) -> Result<Vec<Conversation>, HelpdeskError> {
+        let mut url = self
+            .inner
+            .url(&["tickets", &ticket_id.to_string(), "conversations"]);
+        url.query_pairs_mut()
+            .append_pair("per_page", &self.inner.config.per_page.to_string());
+        self.inner
+            .get_all("GET /tickets/{id}/conversations", url)
+            .await
+    }
+
+    async fn articles(&self) -> Result<Vec<Article>, HelpdeskError> {
+        self.walk_articles(None).await
+    }
+
+    /// `GET /tickets/archived/{id}` (404: not an archived ticket) and its conversations.
+    async fn archived_ticket(&self, ticket_id: i64) -> Result<Option<Ticket>, HelpdeskError> {
+        let id = ticket_id.to_string();
+        let url = self.inner.url(&["tickets", "archived", &id]);
+        let mut ticket: Ticket = match self
+            .inner
+            .call(&Call::get("GET /tickets/archived/{id}", url))
+            .await
+        {
+            Ok((ticket, _)) => ticket,
+            Err(HelpdeskError::NotFound(_)) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        let mut url = self
+            .inner
+            .url(&["tickets", "archived", &id, "conversations"]);
+        url.query_pairs_mut()
+            .append_pair("per_page", &self.inner.config.per_page.to_string());
+        ticket.conversations = self
+            .inner
+            .get_all("GET /tickets/archived/{id}/conversations", url)
+            .await?;
+        ticket.archived = true;
+        Ok(Some(ticket))
+    }
+
+    /// `GET /tickets?filter=deleted` and `?filter=spam` (1 credit a page, Tickets List sub-limit).
+    async fn removed_ticket_ids(&self) -> Result<RemovedTickets, HelpdeskError> {
+        let mut removed = RemovedTickets::default();
+        for filter in ["deleted", "spam"] {
+            let mut url = self.inner.url(&["tickets"]);
+            // `updated_since` lifts the list's default 30-day window.
+            url.query_pairs_mut()
+                .append_pair("filter", filter)
+                .append_pair("updated_since", "1970-01-01T00:00:00Z")
+                .append_pair("per_page", &self.inner.config.per_page.to_string());
+            let call = Call {
+                ticket_list: true,
+                ..Call::get("GET /tickets", url)
+            };
+            let tickets: Vec<Ticket> = self.inner.get_all_pages(call).await?;
+            let ids = tickets.into_iter().map(|t| t.id);
+            match filter {
+                "deleted" => removed.deleted.extend(ids),
+                _ => removed.spam.extend(ids),
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn canned_responses(&self) -> Result<Vec<CannedResponse>, HelpdeskError> {
+        self.shared_canned_responses().await
+    }
+
+    async fn check_access(&self) -> Result<(), HelpdeskError> {
+        self.me().await.map(|_| ())
+    }
+}
+
+impl FreshdeskReader {
+    async fn list_updated_since(
+        &self,
+        since: DateTime<Utc>,
+        listing: Listing,
+    ) -> Result<Vec<Ticket>, HelpdeskError> {
         let mut collected = Collected::default();
         let mut cursor = since;
         loop {
-            let capped = self.sweep(cursor, &mut collected).await?;
+            let capped = self.sweep(cursor, listing, &mut collected).await?;
             if !capped {
                 break;
             }
@@ -179,20 +286,5 @@ impl HelpdeskRead for FreshdeskReader {
         let mut tickets = collected.tickets;
         tickets.sort_by_key(|t| (t.updated_at, t.id));
         Ok(tickets)
-    }
-
-    async fn conversations(&self, ticket_id: i64) -> Result<Vec<Conversation>, HelpdeskError> {
-        let mut url = self
-            .inner
-            .url(&["tickets", &ticket_id.to_string(), "conversations"]);
-        url.query_pairs_mut()
-            .append_pair("per_page", &self.inner.config.per_page.to_string());
-        self.inner
-            .get_all("GET /tickets/{id}/conversations", url)
-            .await
-    }
-
-    async fn articles(&self) -> Result<Vec<Article>, HelpdeskError> {
-        self.walk_articles(None).await
     }
 }

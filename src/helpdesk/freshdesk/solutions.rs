@@ -1,5 +1,9 @@
 //! Knowledge base walk: categories -> folders -> subfolders -> articles (Freshdesk has no
 //! "all articles" endpoint), plus translations via the `/{lang}` variants.
+//!
+//! Articles come back without a URL and without a visibility (both belong elsewhere: the portal
+//! and the folder), so the walk fills them in: the portal link from `[freshdesk] portal_url`, and
+//! the folder's `visibility`, which decides whether a reply to a customer may link the article.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -29,6 +33,9 @@ pub struct SolutionFolder {
     pub articles_count: Option<u64>,
     #[serde(default)]
     pub sub_folders_count: Option<u64>,
+    /// 1 all users, 2 logged-in users, 3 agents, 4 selected companies, 5 bots, 6/7 segments.
+    #[serde(default)]
+    pub visibility: Option<i64>,
 }
 
 /// A language code as a path segment: letters, digits and `-` only (e.g. `pt-BR`).
@@ -138,6 +145,11 @@ impl FreshdeskReader {
                 if seen.insert(article.id) {
                     article.folder_id = article.folder_id.or(Some(folder.id));
                     article.category_id = article.category_id.or(folder.category_id);
+                    article.folder_visibility = article.folder_visibility.or(folder.visibility);
+                    if article.url.is_none() {
+                        article.url =
+                            Some(self.inner.config.article_url(article.id, &article.title));
+                    }
                     articles.push(article);
                 }
             }

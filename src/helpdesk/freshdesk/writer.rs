@@ -1,23 +1,36 @@
-//! Write side: private notes (where drafts go), note edits, public replies. Implements
-//! [`HelpdeskWrite`]. Creation is not idempotent on Freshdesk, so a retry after an ambiguous
-//! failure first looks for the conversation it may already have created.
+//! Write side: private notes (where drafts go), note edits, public replies sent as an agent,
+//! ticket updates (status, tags), and resolving an agent from their email. Implements
+//! [`HelpdeskWrite`].
+//!
+//! Creation is not idempotent on Freshdesk, so a retry after an ambiguous failure (a 5xx, a
+//! timeout, a reset, an unreadable 201: the write may have happened) first reads the ticket's
+//! conversations and returns the one it already created. The match survives Freshdesk's HTML
+//! rewriting (see `helpdesk::matching`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::json;
 
 use super::transport::{Call, Inner};
 use crate::domain::Conversation;
-use crate::helpdesk::write::HelpdeskWrite;
+use crate::helpdesk::matching::PostedConversation;
+use crate::helpdesk::write::{HelpdeskWrite, ReplyRequest, TicketUpdate};
 use crate::helpdesk::{HelpdeskError, HelpdeskRead};
 
 /// Write access to Freshdesk. Built from the same inner client as its reader.
 #[derive(Clone)]
 pub struct FreshdeskWriter {
     pub(crate) inner: Arc<Inner>,
+}
+
+/// One entry of `GET /agents?email=`: only the id is needed.
+#[derive(Debug, Deserialize)]
+struct ListedAgent {
+    id: i64,
 }
 
 impl FreshdeskWriter {
@@ -27,8 +40,8 @@ impl FreshdeskWriter {
         }
     }
 
-    /// POSTs a new conversation. On a retry (the previous attempt may have reached Freshdesk
-    /// before failing) an existing conversation with the same body and visibility is returned
+    /// POSTs a new conversation. On a retry after an attempt that may have reached Freshdesk,
+    /// the ticket's conversations are read first and the one described by `posted` is returned
     /// instead of posting a duplicate.
     async fn create(
         &self,
@@ -36,8 +49,7 @@ impl FreshdeskWriter {
         ticket_id: i64,
         kind: &str,
         body: serde_json::Value,
-        body_html: &str,
-        private: bool,
+        posted: PostedConversation<'_>,
     ) -> Result<Conversation, HelpdeskError> {
         let url = self.inner.url(&["tickets", &ticket_id.to_string(), kind]);
         let call = Call {
@@ -48,22 +60,23 @@ impl FreshdeskWriter {
         // Set when an attempt failed in a way that may have left the conversation created
         // (5xx, timeout, reset, unreadable 201); a 429 or a refused connection did not.
         let maybe_created = AtomicBool::new(false);
+        let private = posted.private;
         self.inner
             .config
             .retry
             .run(|_attempt| {
-                let (call, maybe_created) = (&call, &maybe_created);
+                let (call, maybe_created, posted) = (&call, &maybe_created, &posted);
                 async move {
-                    if maybe_created.load(Ordering::Relaxed)
-                        && let Some(existing) =
-                            self.find_posted(ticket_id, body_html, private).await?
-                    {
-                        tracing::info!(
-                            ticket_id,
-                            conversation_id = existing.id,
-                            "conversation already posted by an earlier attempt"
-                        );
-                        return Ok(existing);
+                    if maybe_created.load(Ordering::Relaxed) {
+                        let conversations = self.reader().conversations(ticket_id).await?;
+                        if let Some(existing) = posted.find_in(&conversations) {
+                            tracing::info!(
+                                ticket_id,
+                                conversation_id = existing.id,
+                                "conversation already posted by an earlier attempt"
+                            );
+                            return Ok(existing);
+                        }
                     }
                     let (mut created, _): (Conversation, _) =
                         self.inner.attempt(call).await.inspect_err(|error| {
@@ -85,19 +98,6 @@ impl FreshdeskWriter {
             })
             .await
     }
-
-    async fn find_posted(
-        &self,
-        ticket_id: i64,
-        body_html: &str,
-        private: bool,
-    ) -> Result<Option<Conversation>, HelpdeskError> {
-        let conversations = self.reader().conversations(ticket_id).await?;
-        Ok(conversations
-            .into_iter()
-            .rev()
-            .find(|c| !c.incoming && c.private == private && c.body == body_html))
-    }
 }
 
 #[async_trait]
@@ -106,17 +106,17 @@ impl HelpdeskWrite for FreshdeskWriter {
         &self,
         ticket_id: i64,
         body_html: &str,
+        marker: &str,
     ) -> Result<Conversation, HelpdeskError> {
         let body = json!({ "body": body_html, "private": true });
-        self.create(
-            "POST /tickets/{id}/notes",
-            ticket_id,
-            "notes",
-            body,
+        let posted = PostedConversation {
             body_html,
-            true,
-        )
-        .await
+            private: true,
+            marker: Some(marker),
+            not_before: None,
+        };
+        self.create("POST /tickets/{id}/notes", ticket_id, "notes", body, posted)
+            .await
     }
 
     async fn update_note(
@@ -138,28 +138,58 @@ impl HelpdeskWrite for FreshdeskWriter {
         Ok(updated)
     }
 
-    async fn create_reply(
-        &self,
-        ticket_id: i64,
-        body_html: &str,
-    ) -> Result<Conversation, HelpdeskError> {
-        let body = json!({ "body": body_html });
-        self.create(
-            "POST /tickets/{id}/reply",
-            ticket_id,
-            "reply",
-            body,
-            body_html,
-            false,
-        )
-        .await
+    async fn create_reply(&self, reply: &ReplyRequest) -> Result<Conversation, HelpdeskError> {
+        let ticket_id = reply.ticket_id;
+        let mut body = json!({ "body": reply.body_html });
+        if let Some(agent_id) = reply.agent_id {
+            body["user_id"] = json!(agent_id);
+        }
+        let posted = PostedConversation {
+            body_html: &reply.body_html,
+            private: false,
+            marker: None,
+            not_before: reply.not_before,
+        };
+        self.create("POST /tickets/{id}/reply", ticket_id, "reply", body, posted)
+            .await
     }
 
-    async fn notes(&self, ticket_id: i64) -> Result<Vec<Conversation>, HelpdeskError> {
-        let conversations = self.reader().conversations(ticket_id).await?;
-        Ok(conversations
-            .into_iter()
-            .filter(|c| c.private || c.source == Some(2))
-            .collect())
+    async fn update_ticket(
+        &self,
+        ticket_id: i64,
+        update: &TicketUpdate,
+    ) -> Result<(), HelpdeskError> {
+        if update.is_empty() {
+            return Ok(());
+        }
+        let mut body = serde_json::Map::new();
+        if let Some(status) = update.status {
+            body.insert("status".into(), json!(status));
+        }
+        if let Some(tags) = &update.tags {
+            body.insert("tags".into(), json!(tags));
+        }
+        let body = serde_json::Value::Object(body);
+        let url = self.inner.url(&["tickets", &ticket_id.to_string()]);
+        let call = Call {
+            method: Method::PUT,
+            body: Some(&body),
+            ..Call::get("PUT /tickets/{id}", url)
+        };
+        // Setting fields to given values is idempotent: plain retries are safe.
+        let (_, _): (serde_json::Value, _) = self.inner.call(&call).await?;
+        Ok(())
+    }
+
+    async fn agent_id_by_email(&self, email: &str) -> Result<Option<i64>, HelpdeskError> {
+        let mut url = self.inner.url(&["agents"]);
+        url.query_pairs_mut().append_pair("email", email.trim());
+        let (agents, _): (Vec<ListedAgent>, _) =
+            self.inner.call(&Call::get("GET /agents", url)).await?;
+        Ok(agents.first().map(|agent| agent.id))
+    }
+
+    async fn conversations_of(&self, ticket_id: i64) -> Result<Vec<Conversation>, HelpdeskError> {
+        self.reader().conversations(ticket_id).await
     }
 }

@@ -44,8 +44,18 @@ pub(super) fn document_condition(key: &DocumentKey) -> Condition {
 /// Translate our filter into Qdrant's; `None` when nothing restricts the query.
 pub(crate) fn to_qdrant_filter(filter: &QueryFilter) -> Option<Filter> {
     let mut must = Vec::new();
-    if let Some(source_type) = filter.source_type {
-        must.push(keyword("source_type", source_type.as_str()));
+    match filter.source_types.as_slice() {
+        [] => {}
+        [only] => must.push(keyword("source_type", only.as_str())),
+        several => must.push(Condition::Filter(Filter {
+            should: Some(
+                several
+                    .iter()
+                    .map(|kind| keyword("source_type", kind.as_str()))
+                    .collect(),
+            ),
+            ..Filter::new()
+        })),
     }
     if let Some(product) = &filter.product {
         // Same product, or a document that belongs to no product (e.g. a general article).

@@ -362,7 +362,7 @@ impl VectorStore for EdgeVectorStore {
     ) -> Result<Vec<(Uuid, ChunkPayload)>, StoreError> {
         self.blocking(move |shard| {
             let filter = to_qdrant_filter(&QueryFilter {
-                source_type: Some(source_type),
+                source_types: vec![source_type],
                 ..QueryFilter::default()
             });
             let mut all = Vec::new();
@@ -395,9 +395,9 @@ impl VectorStore for EdgeVectorStore {
     async fn stats(&self) -> Result<StoreStats, StoreError> {
         let mut stats = StoreStats::default();
         let mut by_source = BTreeMap::new();
-        for source_type in [SourceType::Case, SourceType::Article] {
+        for source_type in SourceType::ALL {
             let filter = to_qdrant_filter(&QueryFilter {
-                source_type: Some(source_type),
+                source_types: vec![source_type],
                 ..QueryFilter::default()
             });
             let count = self
