@@ -125,6 +125,8 @@ async fn run() -> serde_json::Value {
         metrics: Arc::new(ServeMetrics::default()),
         freshdesk_calls: Some(freshdesk.metrics()),
         job_signal: Arc::new(tokio::sync::Notify::new()),
+        ticket_locks: Arc::default(),
+        freshdesk_probe: Arc::default(),
     };
     let queue = state.queue.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

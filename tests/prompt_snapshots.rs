@@ -218,6 +218,7 @@ fn llm_prompts_with_redaction() {
         customer_first_name: None,
         product: None,
         as_of: None,
+        thread: Vec::new(),
     };
     let mut redactor = Redactor::new();
     let chat = build_chat_request(

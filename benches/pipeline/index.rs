@@ -144,6 +144,7 @@ async fn query_latency(components: &Components, bundle: &Bundle) -> serde_json::
             customer_first_name: None,
             product: None,
             as_of: Some(*as_of),
+            thread: Vec::new(),
         };
         // Retrieval, then the prompt an LLM would be sent (with identifiers redacted).
         let started = Instant::now();

@@ -75,23 +75,29 @@ pub async fn run_freshdesk_sync(
         articles_refresh: chrono::Duration::minutes(
             i64::try_from(config.freshdesk.articles_refresh_minutes).unwrap_or(i64::MAX / 60_000),
         ),
+        archive_recheck: chrono::Duration::days(
+            i64::try_from(config.freshdesk.archive_recheck_days).unwrap_or(i64::MAX / 86_400_000),
+        ),
     };
     let state_path = config.freshdesk_sync_state_path();
     let components = Components::open(config)?;
     let pipeline = components.ingest_pipeline()?;
     let read_only: Arc<dyn HelpdeskRead> = Arc::new(reader);
     let progress = super::progress_bar(None, "sync");
-    let summary = sync_freshdesk(&pipeline, read_only, &state_path, options, progress).await?;
+    let mut summary = sync_freshdesk(&pipeline, read_only, &state_path, options, progress).await?;
     if summary.ingest.documents_indexed > 0 {
         components.store.optimize().await?;
     }
     let metrics = freshdesk.metrics();
+    summary.freshdesk_calls = metrics.calls_by_endpoint();
     tracing::info!(
         listed = summary.tickets_listed,
         already_held = summary.tickets_already_held,
         conversations_fetched = summary.conversations_fetched,
         indexed = summary.ingest.documents_indexed,
         removed = summary.ingest.documents_removed,
+        archive_probes = summary.archive.probes,
+        archived_found = summary.archive.archived_found,
         calls = metrics.total_calls(),
         credits = metrics.credits_used(),
         "freshdesk sync finished"

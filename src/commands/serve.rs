@@ -8,7 +8,8 @@ use crate::app::Components;
 use crate::config::Config;
 use crate::errors::CommandError;
 use crate::queue::JobQueue;
-use crate::serve::worker::{run_reconciler, run_workers};
+use crate::serve::reconcile::run_reconciler;
+use crate::serve::worker::run_workers;
 use crate::serve::{
     REVIEW_TOKEN_ENV, Secret, ServeMetrics, ServeState, WEBHOOK_SECRET_ENV, router,
 };
@@ -35,6 +36,8 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         metrics: Arc::new(ServeMetrics::default()),
         freshdesk_calls: Some(freshdesk.metrics()),
         job_signal: Arc::new(tokio::sync::Notify::new()),
+        ticket_locks: Arc::default(),
+        freshdesk_probe: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await

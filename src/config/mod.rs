@@ -360,6 +360,17 @@ impl Config {
         if !(llm.timeout_seconds.is_finite() && llm.timeout_seconds > 0.0) {
             return invalid("llm.timeout_seconds", "must be positive");
         }
+        if let Some(portal) = freshdesk.portal_url.as_deref()
+            && url::Url::parse(portal)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .is_none()
+        {
+            return invalid(
+                "freshdesk.portal_url",
+                "must be an http(s) URL such as https://support.acme.com",
+            );
+        }
         if freshdesk.concurrency == 0 || freshdesk.concurrency > 32 {
             return invalid("freshdesk.concurrency", "must be between 1 and 32");
         }

@@ -87,6 +87,9 @@ pub struct FreshdeskSettings {
     /// An incremental sync walks the knowledge base (which has no "updated since" filter) only
     /// when the last walk is older than this many minutes; `--full` always walks it. Default 60.
     pub articles_refresh_minutes: u64,
+    /// A `--full` reconcile reads an archived ticket again (to notice one deleted from the
+    /// archive, 1 credit each) only when it was last read longer ago than this. Default 30.
+    pub archive_recheck_days: u64,
 }
 
 impl Default for FreshdeskSettings {
@@ -102,6 +105,7 @@ impl Default for FreshdeskSettings {
             timeout_seconds: 30,
             concurrency: 4,
             articles_refresh_minutes: 60,
+            archive_recheck_days: 30,
         }
     }
 }

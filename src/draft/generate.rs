@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::compose::{article_ids, compose_abstained, is_linkable, retrieval_confidence};
 use super::templates::{PromptTemplates, TemplateError};
+use super::thread::ThreadTurn;
 use super::{CitedSource, Draft, DraftKind, DraftRequest, LlmUsage, cite};
 use crate::config::DraftingConfig;
 use crate::domain::SourceType;
@@ -151,6 +152,14 @@ pub fn build_chat_request(
         None => &mut identity,
     };
     let customer_text = redact(&request.customer_text);
+    let thread: Vec<ThreadTurn> = request
+        .thread
+        .iter()
+        .map(|turn| ThreadTurn {
+            text: redact(&turn.text),
+            ..turn.clone()
+        })
+        .collect();
     let shown: Vec<PromptSource> = sources
         .iter()
         .map(|s| PromptSource {
@@ -172,7 +181,7 @@ pub fn build_chat_request(
     )?;
     let user = templates.render(
         "draft.j2",
-        context! { customer_text => customer_text, sources => shown },
+        context! { customer_text => customer_text, thread => thread, sources => shown },
     )?;
     Ok(ChatRequest {
         system,

@@ -5,6 +5,7 @@ pub mod compose;
 pub mod generate;
 pub mod render;
 pub mod templates;
+pub mod thread;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -119,6 +120,9 @@ pub struct DraftRequest {
     pub product: Option<String>,
     /// Replay: only knowledge from before this instant.
     pub as_of: Option<DateTime<Utc>>,
+    /// For a follow-up: the public turns before the message answered, oldest first (empty for
+    /// a ticket's first message).
+    pub thread: Vec<thread::ThreadTurn>,
 }
 
 impl DraftRequest {
@@ -131,6 +135,7 @@ impl DraftRequest {
             customer_first_name: None,
             product: product_key(ticket.product_id),
             as_of,
+            thread: Vec::new(),
         }
     }
 }

@@ -8,6 +8,11 @@ fn escape(text: &str) -> String {
     html_escape::encode_text(text).into_owned()
 }
 
+/// Text made safe to place in note HTML.
+pub fn escape_text(text: &str) -> String {
+    escape(text)
+}
+
 fn escape_attribute(text: &str) -> String {
     html_escape::encode_double_quoted_attribute(text).into_owned()
 }

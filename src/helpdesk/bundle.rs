@@ -1,5 +1,6 @@
 //! Reads and writes the bundle format: a folder with `tickets.jsonl[.gz]` (tickets with embedded
-//! conversations), optional `articles.jsonl[.gz]`, and `meta.json`. Reading streams line by line so
+//! conversations), optional `articles.jsonl[.gz]` and `canned_responses.jsonl[.gz]`, and
+//! `meta.json`. Reading streams line by line so
 //! a 40k-ticket bundle is never held in memory twice.
 
 use std::collections::BTreeMap;
@@ -13,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{Article, Ticket};
+use crate::domain::{Article, CannedResponse, Ticket};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -59,6 +60,7 @@ pub struct Bundle {
     dir: PathBuf,
     tickets_path: PathBuf,
     articles_path: Option<PathBuf>,
+    canned_responses_path: Option<PathBuf>,
     pub meta: BundleMeta,
 }
 
@@ -75,6 +77,7 @@ impl Bundle {
             path: dir.display().to_string(),
         })?;
         let articles_path = existing(dir, "articles");
+        let canned_responses_path = existing(dir, "canned_responses");
         let meta_path = dir.join("meta.json");
         let meta = if meta_path.is_file() {
             let text = std::fs::read_to_string(&meta_path).map_err(|source| BundleError::Io {
@@ -92,6 +95,7 @@ impl Bundle {
             dir: dir.to_path_buf(),
             tickets_path,
             articles_path,
+            canned_responses_path,
             meta,
         })
     }
@@ -113,11 +117,20 @@ impl Bundle {
             .transpose()
     }
 
+    /// Stream canned responses in file order; empty when the bundle has none.
+    pub fn canned_responses(&self) -> Result<Option<JsonLines<CannedResponse>>, BundleError> {
+        self.canned_responses_path
+            .as_deref()
+            .map(JsonLines::open)
+            .transpose()
+    }
+
     /// SHA-256 of each data file, for reports that must say exactly what they measured.
     pub fn checksums(&self) -> Result<BTreeMap<String, String>, BundleError> {
         let mut sums = BTreeMap::new();
         let mut files = vec![self.tickets_path.clone()];
         files.extend(self.articles_path.clone());
+        files.extend(self.canned_responses_path.clone());
         let meta = self.dir.join("meta.json");
         if meta.is_file() {
             files.push(meta);

@@ -4,6 +4,10 @@
 //! what is there, drops a half-written last line, and fetches only tickets it does not hold in that
 //! version. Earlier versions of re-fetched tickets are dropped when the export completes.
 //!
+//! Archived tickets (no longer listed) are found in the gaps of the listed ids and read at the
+//! archive, like the sync does; ids the archive does not have are kept in `archive-probes.json`
+//! so a rerun does not probe them again. Canned responses go to `canned_responses.jsonl`.
+//!
 //! It holds only the read capability: `Arc<dyn HelpdeskRead>` has no write methods, so an export
 //! (or a simulation snapshot) cannot post a note or a reply. That does not compile:
 //!
@@ -41,6 +45,8 @@ use crate::domain::Ticket;
 
 /// Tickets appended (and fsynced) together: the most a killed export fetches twice.
 pub const TICKETS_PER_GROUP: usize = 8;
+/// Canned responses of an exported account, one per line (optional in a bundle).
+pub const CANNED_RESPONSES_FILE: &str = "canned_responses.jsonl";
 /// Marks an export in progress whose knowledge base is already written.
 const ARTICLES_DONE_MARKER: &str = ".export-articles-done";
 
@@ -64,6 +70,13 @@ pub struct ExportSummary {
     pub tickets_written: usize,
     pub conversations_written: usize,
     pub articles_written: usize,
+    pub canned_responses_written: usize,
+    /// Why canned responses were not exported (they need an admin's key).
+    pub canned_responses_skipped: Option<String>,
+    /// Ids read at `/tickets/archived/{id}`, archived tickets written among them.
+    pub archive_probes: usize,
+    pub archived_tickets_written: usize,
+    pub archive_skipped: Option<String>,
     /// Older versions of re-fetched tickets dropped at the end.
     pub superseded_versions_dropped: usize,
 }
@@ -95,6 +108,18 @@ pub async fn export_bundle(
         let articles = reader.articles().await?;
         write_atomically(&out.join("articles.jsonl"), &articles)?;
         summary.articles_written = articles.len();
+        match reader.canned_responses().await {
+            Ok(responses) => {
+                write_atomically(&out.join(CANNED_RESPONSES_FILE), &responses)?;
+                summary.canned_responses_written = responses.len();
+            }
+            Err(HelpdeskError::Forbidden(reason)) => {
+                summary.canned_responses_skipped = Some(format!(
+                    "the API key's agent may not read canned responses (admins only): {reason}"
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        }
         std::fs::write(&marker, b"").map_err(io(&marker))?;
     }
 
@@ -146,6 +171,16 @@ pub async fn export_bundle(
             .sum::<usize>();
         writer.append_tickets(&complete)?;
     }
+    let held_now = held_versions(&tickets_path)?;
+    super::export_archive::export_archived(
+        reader.as_ref(),
+        &writer,
+        out,
+        &held_now,
+        concurrency,
+        &mut summary,
+    )
+    .await?;
     summary.superseded_versions_dropped = drop_superseded_versions(&tickets_path)?;
     let complete_meta = BundleMeta {
         notes: vec!["exported by deskdraft export".into()],
@@ -175,7 +210,7 @@ struct TicketVersion {
 }
 
 /// Ticket id -> newest `updated_at` in the file. A last line cut short by a crash is removed.
-fn held_versions(path: &Path) -> Result<HashMap<i64, DateTime<Utc>>, ExportError> {
+pub(super) fn held_versions(path: &Path) -> Result<HashMap<i64, DateTime<Utc>>, ExportError> {
     let io = |source| ExportError::Io {
         path: path.display().to_string(),
         source,
@@ -255,7 +290,7 @@ fn drop_superseded_versions(path: &Path) -> Result<usize, ExportError> {
     Ok(line_count - kept.len())
 }
 
-fn write_atomically<T: Serialize>(path: &Path, items: &[T]) -> Result<(), ExportError> {
+pub(super) fn write_atomically<T: Serialize>(path: &Path, items: &[T]) -> Result<(), ExportError> {
     let io = |source| ExportError::Io {
         path: path.display().to_string(),
         source,

@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod export;
+mod export_archive;
 pub mod freshdesk;
 pub mod knowledge_folder;
 pub mod matching;

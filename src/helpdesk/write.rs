@@ -63,12 +63,13 @@ pub trait HelpdeskWrite: Send + Sync {
     /// returned instead of sending a second one.
     async fn create_reply(&self, reply: &ReplyRequest) -> Result<Conversation, HelpdeskError>;
 
-    /// Changes ticket fields (status after a reply, the `deskdraft` tag). Idempotent.
+    /// Changes ticket fields (status after a reply, the `deskdraft` tag). Idempotent. Returns
+    /// the ticket's new `updated_at` when the helpdesk says.
     async fn update_ticket(
         &self,
         ticket_id: i64,
         update: &TicketUpdate,
-    ) -> Result<(), HelpdeskError>;
+    ) -> Result<Option<DateTime<Utc>>, HelpdeskError>;
 
     /// The agent with this email, for sending replies as them; `None` when there is none.
     async fn agent_id_by_email(&self, email: &str) -> Result<Option<i64>, HelpdeskError>;

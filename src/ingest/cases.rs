@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::domain::{Article, DocumentKey, IndexedDocument, Ticket, product_key};
+use crate::domain::{Article, CannedResponse, DocumentKey, IndexedDocument, Ticket, product_key};
 use crate::ingest::clean::{clean_message_html, extract_urls};
 use crate::ingest::language::detect_language;
 
@@ -237,4 +237,101 @@ pub fn document_from_article(
         linked_article_ids: vec![],
         agent_only: !article.customer_visible(),
     })
+}
+
+/// Liquid placeholders (`{{ticket.requester.name}}`, `{{ ticket.agent.name }}`) as visible
+/// bracketed placeholders (`[requester name]`) an agent fills in: a reply sent through the API is
+/// never rendered by Freshdesk, so a raw placeholder would reach the customer as typed.
+pub fn visible_placeholders(text: &str) -> String {
+    static PLACEHOLDER: once_cell::sync::Lazy<regex::Regex> = once_cell::sync::Lazy::new(|| {
+        regex::Regex::new(r"\{\{\s*([A-Za-z0-9_.]+)\s*(?:\|[^}]*)?\}\}")
+            .expect("placeholder pattern")
+    });
+    PLACEHOLDER
+        .replace_all(text, |captures: &regex::Captures<'_>| {
+            let name = captures[1]
+                .trim_start_matches("ticket.")
+                .replace(['.', '_'], " ");
+            format!("[{}]", name.trim())
+        })
+        .into_owned()
+}
+
+/// A canned response as knowledge: its title and text, placeholders made visible. It has no URL
+/// and belongs to no product; an empty one is not indexed.
+pub fn document_from_canned_response(response: &CannedResponse) -> Option<IndexedDocument> {
+    let text = visible_placeholders(&message_text(
+        &response.content_html,
+        Some(response.content.as_str()).filter(|c| !c.trim().is_empty()),
+    ));
+    if text.trim().is_empty() {
+        return None;
+    }
+    let title = response.title.trim().to_string();
+    let body = if title.is_empty() || text.starts_with(&title) {
+        text.clone()
+    } else {
+        format!("{title}\n\n{text}")
+    };
+    Some(IndexedDocument {
+        key: DocumentKey::canned_response(response.id),
+        language: detect_language(&text),
+        title,
+        body,
+        resolution: None,
+        first_reply: None,
+        product: None,
+        created_at: response.created_at,
+        updated_at: response.updated_at,
+        url: None,
+        tags: Vec::new(),
+        linked_urls: extract_urls(&text),
+        linked_article_ids: vec![],
+        agent_only: false,
+    })
+}
+
+#[cfg(test)]
+mod canned_response_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn canned_responses_keep_their_placeholders_visible() {
+        assert_eq!(
+            visible_placeholders("Hi {{ticket.requester.name}}, I am {{ ticket.agent.name }}."),
+            "Hi [requester name], I am [agent name]."
+        );
+        assert_eq!(
+            visible_placeholders(
+                "{{ticket.requester.firstname | default: 'there'}} {{helpdesk_name}}"
+            ),
+            "[requester firstname] [helpdesk name]"
+        );
+        let at = chrono::Utc.with_ymd_and_hms(2025, 5, 1, 0, 0, 0).unwrap();
+        let response = CannedResponse {
+            id: 7,
+            title: "Refund timeline".into(),
+            folder_id: Some(2),
+            content: "Hi {{ticket.requester.name}}, refunds take 5 business days.".into(),
+            content_html: "<div>Hi {{ticket.requester.name}}, refunds take 5 business days.</div>"
+                .into(),
+            created_at: at,
+            updated_at: at,
+        };
+        let document = document_from_canned_response(&response).expect("indexed");
+        assert_eq!(document.key, DocumentKey::canned_response(7));
+        assert!(
+            document
+                .body
+                .starts_with("Refund timeline\n\nHi [requester name], refunds")
+        );
+        assert!(document.url.is_none() && !document.agent_only);
+        let empty = CannedResponse {
+            content: " ".into(),
+            content_html: "<div> </div>".into(),
+            ..response
+        };
+        assert!(document_from_canned_response(&empty).is_none());
+    }
 }

@@ -1,12 +1,14 @@
 //! Turns on-disk sources (a bundle folder, a knowledge folder) into the stream of
 //! [`SourceItem`]s the pipeline indexes: articles first (so cases can resolve the article links in
-//! their answers), then tickets, streamed.
+//! their answers), then canned responses, then tickets, streamed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::cases::{ArticleUrlIndex, case_from_ticket, document_from_article};
+use super::cases::{
+    ArticleUrlIndex, case_from_ticket, document_from_article, document_from_canned_response,
+};
 use super::pipeline::{IngestError, SourceItem};
 use crate::domain::{Article, DocumentKey};
 use crate::helpdesk::bundle::Bundle;
@@ -72,6 +74,27 @@ pub fn source_items(
             None => SourceItem::Ineligible(DocumentKey::article(article.id)),
         })
     });
+    let canned = bundle
+        .as_ref()
+        .map(Bundle::canned_responses)
+        .transpose()?
+        .flatten();
+    let canned_invalid = invalid.clone();
+    let canned_items = canned
+        .into_iter()
+        .flatten()
+        .filter_map(move |response| match response {
+            Ok(response) => Some(Ok(match document_from_canned_response(&response) {
+                Some(document) => SourceItem::Document(Box::new(document)),
+                None => SourceItem::Ineligible(DocumentKey::canned_response(response.id)),
+            })),
+            Err(error) if skip_invalid => {
+                tracing::warn!(%error, "skipping invalid canned response line");
+                canned_invalid.increment();
+                None
+            }
+            Err(error) => Some(Err(error.into())),
+        });
     let tickets = bundle.map(|b| b.tickets()).transpose()?;
     let ticket_items = tickets
         .into_iter()
@@ -88,5 +111,5 @@ pub fn source_items(
             }
             Err(error) => Some(Err(error.into())),
         });
-    Ok(article_items.chain(ticket_items))
+    Ok(article_items.chain(canned_items).chain(ticket_items))
 }

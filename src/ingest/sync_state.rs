@@ -1,9 +1,11 @@
 //! What the Freshdesk sync has committed: the cursor (newest `updated_at` whose tickets are all
-//! in the store), the version of every ticket and article it processed, and when the knowledge
-//! base was last walked. Saved atomically after each committed batch, so a killed sync resumes
-//! from the cursor and skips every ticket whose version it already holds.
+//! in the store), the version of every ticket, article and canned response it processed, which
+//! tickets live in the archive and which ids were probed there and found empty, and when the
+//! knowledge base was last walked. Saved atomically after each committed batch, so a killed sync
+//! resumes from the cursor, skips every ticket whose version it already holds, and never pays
+//! twice for an archive probe.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -35,6 +37,20 @@ pub struct SyncState {
     /// Article id -> the version indexed from the knowledge base.
     #[serde(default)]
     pub articles: BTreeMap<i64, ArticleVersion>,
+    /// Canned response id -> `updated_at` of the version indexed.
+    #[serde(default)]
+    pub canned_responses: BTreeMap<i64, DateTime<Utc>>,
+    /// Archived ticket id -> when it was last read at `/tickets/archived/{id}`. Archived tickets
+    /// never change (a customer's reply opens a new ticket), so they are re-read only rarely.
+    #[serde(default)]
+    pub archived: BTreeMap<i64, DateTime<Utc>>,
+    /// Ids absent from the list that the archive does not have either (purged, or never
+    /// created): not probed again.
+    #[serde(default)]
+    pub probed_absent: BTreeSet<i64>,
+    /// Set when the account's plan has no archive (403 `require_feature`): no probes at all.
+    #[serde(default)]
+    pub archive_unavailable: bool,
     #[serde(default)]
     pub articles_walked_at: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -77,6 +93,8 @@ impl SyncState {
     pub fn commit_tickets(&mut self, committed: &[(i64, DateTime<Utc>)]) {
         for &(id, updated_at) in committed {
             self.tickets.insert(id, updated_at);
+            // Listed again (restored from the trash): no longer an empty id.
+            self.probed_absent.remove(&id);
             self.cursor = Some(self.cursor.map_or(updated_at, |c| c.max(updated_at)));
         }
     }

@@ -1,6 +1,6 @@
-//! The approval API (bearer token): list and read drafts, approve (optionally edited; sends the
-//! public reply exactly once and marks the note as sent), reject with a reason, dead letters,
-//! and feedback statistics.
+//! The approval API (bearer token): list and read drafts, approve (optionally edited, as an agent,
+//! with a status to set; recorded at once and sent exactly once by a worker), reject with a
+//! reason, dead letters, and feedback statistics.
 
 use axum::Json;
 use axum::extract::Request;
@@ -15,11 +15,7 @@ use serde_json::json;
 use super::ServeState;
 use super::auth::reviewer_authorised;
 use super::webhook::error;
-use crate::draft::render::paragraphs;
-use crate::queue::{DraftRecord, DraftStatus, JobState, QueueError, drafts_edit_distance};
-
-/// Approvals run one at a time: two concurrent approvals of one draft must not both send.
-static APPROVALS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::queue::{ApprovalIntent, ApprovalOutcome, DraftStatus, JobState, QueueError};
 
 fn unauthorised() -> Response {
     error(
@@ -32,7 +28,9 @@ fn queue_error(e: QueueError) -> Response {
     match e {
         QueueError::DraftNotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
         QueueError::InvalidTransition { .. } => error(StatusCode::CONFLICT, e.to_string()),
-        QueueError::Database { .. } => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        QueueError::Database { .. } | QueueError::LeaseLost { .. } => {
+            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
     }
 }
 
@@ -76,7 +74,7 @@ pub async fn list_drafts(
     let status = match parse_filter::<DraftStatus>(
         "status",
         filter.status.as_deref(),
-        "pending, abstained, sending, approved, rejected",
+        "pending, abstained, sending, approved, rejected, superseded",
     ) {
         Ok(status) => status,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
@@ -98,8 +96,14 @@ pub async fn get_draft(State(state): State<ServeState>, Path(id): Path<String>) 
 pub struct ApproveBody {
     /// The reply as the agent edited it; the draft's text when absent.
     pub text: Option<String>,
-    /// Who approved (shown on the note). Default "reviewer".
+    /// Who approved (shown on the note). Default: the agent's email, else "reviewer".
     pub by: Option<String>,
+    /// The Freshdesk agent the reply is sent as (their id), or
+    pub agent_id: Option<i64>,
+    /// their email (resolved once by the sender and cached). Neither: the API key's agent.
+    pub agent_email: Option<String>,
+    /// Ticket status once sent: `"pending"`, `"resolved"`, `"closed"` or a status number.
+    pub status: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,98 +115,76 @@ pub struct RejectBody {
 /// Why an approval failed, with the HTTP status it maps to.
 pub struct ApprovalError(pub StatusCode, pub String);
 
-/// Sends the reply once: a second approval returns the approved draft without sending; an
-/// approval after a crash mid-send finds the reply on the ticket instead of sending it again.
+/// A status the agent may choose when sending, as Freshdesk's number.
+pub fn send_status(value: &serde_json::Value) -> Result<i64, String> {
+    let number = match value {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "pending" => Some(3),
+            "resolved" => Some(4),
+            "closed" => Some(5),
+            other => other.parse().ok(),
+        },
+        _ => None,
+    };
+    number.filter(|n| (2..=99).contains(n)).ok_or_else(|| {
+        format!("status {value} is not one of \"pending\", \"resolved\", \"closed\" or a Freshdesk status number")
+    })
+}
+
+/// Records an approval: the request returns once the intent and its send job are stored; a
+/// worker sends the reply. Approving again (a second tab, a retried request) changes nothing.
 pub async fn approve(
     state: &ServeState,
     id: &str,
-    edited: Option<String>,
-    by: &str,
-) -> Result<DraftRecord, ApprovalError> {
-    let _one_at_a_time = APPROVALS.lock().await;
+    body: ApproveBody,
+) -> Result<ApprovalOutcome, ApprovalError> {
     let map = |e: QueueError| match e {
         QueueError::DraftNotFound(_) => ApprovalError(StatusCode::NOT_FOUND, e.to_string()),
         QueueError::InvalidTransition { .. } => ApprovalError(StatusCode::CONFLICT, e.to_string()),
         other => ApprovalError(StatusCode::SERVICE_UNAVAILABLE, other.to_string()),
     };
     let current = state.queue.draft(id).await.map_err(map)?;
-    let text = edited.unwrap_or_else(|| current.draft_text.clone());
+    let text = body.text.unwrap_or_else(|| current.draft_text.clone());
     if text.trim().is_empty() {
         return Err(ApprovalError(
             StatusCode::BAD_REQUEST,
             "the reply text is empty".into(),
         ));
     }
-    let Some(record) = state
-        .queue
-        .begin_approval(id, &text, by)
-        .await
-        .map_err(map)?
-    else {
-        return state.queue.draft(id).await.map_err(map);
-    };
-    let reply_html = paragraphs(&text);
-    let already_sent = state
-        .read
-        .conversations(record.ticket_id)
-        .await
-        .ok()
-        .and_then(|all| {
-            all.into_iter()
-                .find(|c| !c.incoming && !c.private && c.body == reply_html)
-        });
-    let reply = match already_sent {
-        Some(reply) => reply,
-        None => match state
-            .write
-            .create_reply(&crate::helpdesk::ReplyRequest {
-                ticket_id: record.ticket_id,
-                body_html: reply_html.clone(),
-                agent_id: None,
-                not_before: None,
-            })
-            .await
-        {
-            Ok(reply) => reply,
-            Err(e) => {
-                let _ = state.queue.abort_approval(id).await;
-                return Err(ApprovalError(
-                    StatusCode::BAD_GATEWAY,
-                    format!("the reply could not be sent: {e}"),
-                ));
-            }
-        },
-    };
-    let approved = state
-        .queue
-        .finish_approval(id, reply.id)
-        .await
-        .map_err(map)?;
-    if let Some(note_id) = approved.note_id {
-        let distance = drafts_edit_distance(&approved.draft_text, &text);
-        let edits = if distance < 1e-9 {
-            "sent as drafted".to_string()
-        } else {
-            format!(
-                "sent with edits ({:.0}% of the text changed)",
-                distance * 100.0
-            )
-        };
-        let footer = format!(
-            "<p><b>Sent</b> by {} at {}: {}.</p>",
-            html_escape::encode_text(by),
-            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
-            edits
-        );
-        if let Err(e) = state
-            .write
-            .update_note(note_id, &format!("{}{footer}", approved.note_html))
-            .await
-        {
-            tracing::warn!(draft_id = id, error = %e, "reply sent, but the note could not be updated");
-        }
+    let send_status = body
+        .status
+        .as_ref()
+        .filter(|v| !v.is_null())
+        .map(send_status)
+        .transpose()
+        .map_err(|message| ApprovalError(StatusCode::BAD_REQUEST, message))?;
+    let agent_email = body
+        .agent_email
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty());
+    if agent_email.as_deref().is_some_and(|e| !e.contains('@')) {
+        return Err(ApprovalError(
+            StatusCode::BAD_REQUEST,
+            "agent_email is not an email address".into(),
+        ));
     }
-    Ok(approved)
+    let by = body
+        .by
+        .or_else(|| agent_email.clone())
+        .unwrap_or_else(|| "reviewer".into());
+    let intent = ApprovalIntent {
+        text,
+        by,
+        agent_id: body.agent_id,
+        agent_email,
+        send_status,
+    };
+    let outcome = state.queue.begin_approval(id, intent).await.map_err(map)?;
+    if matches!(outcome, ApprovalOutcome::Recorded(_)) {
+        state.job_signal.notify_one();
+    }
+    Ok(outcome)
 }
 
 pub async fn approve_draft(
@@ -211,9 +193,10 @@ pub async fn approve_draft(
     body: Option<Json<ApproveBody>>,
 ) -> Response {
     let body = body.map(|Json(b)| b).unwrap_or_default();
-    let by = body.by.unwrap_or_else(|| "reviewer".into());
-    match approve(&state, &id, body.text, &by).await {
-        Ok(draft) => Json(draft).into_response(),
+    match approve(&state, &id, body).await {
+        Ok(ApprovalOutcome::AlreadyApproved(draft)) => Json(draft).into_response(),
+        // Accepted: the reply is (being) sent by a worker; GET the draft to follow it.
+        Ok(outcome) => (StatusCode::ACCEPTED, Json(outcome.draft())).into_response(),
         Err(ApprovalError(status, message)) => error(status, message),
     }
 }

@@ -23,6 +23,7 @@ struct Inner {
     drafts_by_outcome: BTreeMap<String, u64>,
     webhooks_by_result: BTreeMap<String, u64>,
     job_failures: u64,
+    replies_sent: u64,
     latency_counts: [u64; LATENCY_BOUNDS.len()],
     latency_sum: f64,
     latency_count: u64,
@@ -41,6 +42,11 @@ impl ServeMetrics {
 
     pub fn job_failed(&self) {
         self.with(|m| m.job_failures += 1);
+    }
+
+    /// An approved draft went out as a public reply.
+    pub fn reply_sent(&self) {
+        self.with(|m| m.replies_sent += 1);
     }
 
     /// A note was posted: its outcome and the time since the job was stored.
@@ -91,7 +97,14 @@ impl ServeMetrics {
         );
         let _ = writeln!(
             out,
-            "# HELP deskdraft_draft_latency_seconds From stored job to posted note.\n# TYPE deskdraft_draft_latency_seconds histogram"
+            "# HELP deskdraft_replies_sent_total Approved drafts sent as public replies.
+# TYPE deskdraft_replies_sent_total counter
+deskdraft_replies_sent_total {}",
+            m.replies_sent
+        );
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_draft_latency_seconds From the customer's message (or its stored job, if later) to the posted note.\n# TYPE deskdraft_draft_latency_seconds histogram"
         );
         for (bound, count) in LATENCY_BOUNDS.iter().zip(m.latency_counts.iter()) {
             let _ = writeln!(

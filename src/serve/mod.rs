@@ -1,13 +1,18 @@
 //! Owns `deskdraft serve`: the Freshdesk webhook (acknowledged only once its job is durable), the
-//! queue workers that draft and post exactly one private note per ticket, the reconciler that
-//! polls for tickets the webhook missed, the approval API and review page, and health/metrics.
+//! queue workers that draft and post exactly one private note per customer message and send
+//! approved replies exactly once, the reconciler that polls for what the webhook missed, the
+//! approval API and review page, and health/metrics.
 //! Drafting logic stays in `draft`; this module only moves tickets, drafts and notes around.
 
 mod api;
 mod auth;
+pub mod drafting;
+mod locks;
 mod metrics;
 mod ops;
 mod page;
+pub mod reconcile;
+pub mod sending;
 mod webhook;
 pub mod worker;
 
@@ -26,6 +31,7 @@ use crate::queue::JobQueue;
 use crate::store::VectorStore;
 
 pub use auth::{REVIEW_TOKEN_ENV, Secret, WEBHOOK_SECRET_ENV};
+pub use locks::TicketLocks;
 pub use metrics::ServeMetrics;
 
 /// Everything the handlers and workers share (`Arc<dyn Trait>` at every seam).
@@ -44,6 +50,11 @@ pub struct ServeState {
     pub freshdesk_calls: Option<Arc<CallMetrics>>,
     /// Wakes idle workers when a webhook stores a job.
     pub job_signal: Arc<tokio::sync::Notify>,
+    /// Held around every check-then-post on a ticket.
+    pub ticket_locks: Arc<TicketLocks>,
+    /// The last direct Freshdesk check of `/readyz` (when no recent call tells): at most one a
+    /// minute.
+    pub freshdesk_probe: Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>,
 }
 
 /// The HTTP routes.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::ServeState;
-use super::api::{ApprovalError, approve};
+use super::api::{ApprovalError, ApproveBody, approve};
 use super::auth::{SESSION_COOKIE, has_session};
 use crate::draft::render::describe_age;
 use crate::queue::{DraftRecord, DraftStatus, FeedbackStats};
@@ -105,7 +105,7 @@ fn stats_block(stats: &FeedbackStats) -> String {
     )
 }
 
-fn draft_block(draft: &DraftRecord, csrf: &str) -> String {
+fn draft_block(draft: &DraftRecord, csrf: &str, agent_email: &str) -> String {
     let flags: String = draft.draft["flags"]
         .as_array()
         .map(|flags| {
@@ -141,7 +141,10 @@ fn draft_block(draft: &DraftRecord, csrf: &str) -> String {
         "<div class=\"draft\" id=\"draft-{id}\"><div class=\"meta\">Ticket #{} · {} · confidence {:.2}</div>\
          <form method=\"post\" action=\"/drafts/{id}/approve\" class=\"approve\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><textarea name=\"text\">{}</textarea><br>\
-         <button type=\"submit\" class=\"approve-button\">Approve and send</button></form>\
+         <label>Send as (your Freshdesk email) <input type=\"email\" name=\"agent_email\" value=\"{}\"></label> \
+         <label>Then set the ticket <select name=\"status\"><option value=\"keep\">status unchanged</option>\
+         <option value=\"pending\">Pending</option><option value=\"resolved\">Resolved</option></select></label><br>\
+         <button type=\"submit\" class=\"approve-button\">Approve and send</button></form>{}\
          {}{}\
          <form method=\"post\" action=\"/drafts/{id}/reject\" class=\"reject\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input name=\"reason\" placeholder=\"Why is this draft wrong?\" required> \
@@ -150,6 +153,12 @@ fn draft_block(draft: &DraftRecord, csrf: &str) -> String {
         escape(&draft.kind),
         draft.confidence,
         escape(&draft.draft_text),
+        attribute(agent_email),
+        draft
+            .send_error
+            .as_deref()
+            .map(|e| format!("<p class=\"send-error\"><b>Not sent:</b> {}</p>", escape(e)))
+            .unwrap_or_default(),
         if flags.is_empty() {
             String::new()
         } else {
@@ -188,8 +197,9 @@ pub async fn review_page(State(state): State<ServeState>, headers: HeaderMap) ->
     if drafts.is_empty() {
         body.push_str("<p id=\"empty\">No drafts waiting for review.</p>");
     }
+    let agent_email = agent_email_cookie(&headers).unwrap_or_default();
     for draft in &drafts {
-        body.push_str(&draft_block(draft, &csrf));
+        body.push_str(&draft_block(draft, &csrf, &agent_email));
     }
     page("deskdraft review", &body).into_response()
 }
@@ -198,6 +208,27 @@ pub async fn review_page(State(state): State<ServeState>, headers: HeaderMap) ->
 pub struct ApproveForm {
     csrf: String,
     text: String,
+    /// The approving agent's Freshdesk email: the reply goes out in their name.
+    #[serde(default)]
+    agent_email: String,
+    /// `keep`, `pending` or `resolved`.
+    #[serde(default)]
+    status: String,
+}
+
+/// Remembers the agent's email between approvals (not a secret; the session cookie is).
+const AGENT_COOKIE: &str = "deskdraft_agent_email";
+
+fn agent_email_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == AGENT_COOKIE)
+        .map(|(_, value)| value.replace("%40", "@"))
+        .filter(|value| value.contains('@'))
 }
 
 #[derive(Deserialize)]
@@ -227,15 +258,33 @@ pub async fn approve_form(
     if !form_allowed(&state, &headers, &form.csrf) {
         return (StatusCode::FORBIDDEN, "missing session or CSRF token").into_response();
     }
-    match approve(
-        &state,
-        &id,
-        Some(form.text.replace("\r\n", "\n")),
-        "review page",
-    )
-    .await
-    {
-        Ok(_) => Redirect::to("/").into_response(),
+    let agent_email = Some(form.agent_email.trim().to_string()).filter(|e| !e.is_empty());
+    let body = ApproveBody {
+        text: Some(form.text.replace("\r\n", "\n")),
+        by: agent_email.clone().or_else(|| Some("review page".into())),
+        agent_id: None,
+        agent_email: agent_email.clone(),
+        status: match form.status.as_str() {
+            "pending" | "resolved" => Some(serde_json::Value::String(form.status.clone())),
+            _ => None,
+        },
+    };
+    match approve(&state, &id, body).await {
+        Ok(_) => {
+            let remember = agent_email
+                .map(|email| {
+                    format!(
+                        "{AGENT_COOKIE}={}; SameSite=Strict; Path=/; Max-Age=31536000",
+                        email.replace('@', "%40").replace([';', ',', ' '], "")
+                    )
+                })
+                .unwrap_or_default();
+            if remember.is_empty() {
+                Redirect::to("/").into_response()
+            } else {
+                ([(header::SET_COOKIE, remember)], Redirect::to("/")).into_response()
+            }
+        }
         Err(ApprovalError(status, message)) => {
             (status, page("deskdraft", &escape(&message))).into_response()
         }

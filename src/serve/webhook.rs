@@ -1,5 +1,5 @@
-//! `POST /webhooks/freshdesk`: a Freshdesk automation rule ("Trigger webhook" on ticket creation)
-//! reports a ticket. Only the ticket id is taken from the payload (the ticket itself is fetched
+//! `POST /webhooks/freshdesk`: a Freshdesk automation rule ("Trigger webhook" on ticket creation,
+//! or on a reply from the requester) reports a ticket. Only the ticket id is taken from the payload (the ticket itself is fetched
 //! over the API by the worker); the response is 202 only once the job is committed to disk.
 
 use axum::Json;
@@ -113,6 +113,8 @@ pub async fn freshdesk_webhook(
         Ok(enqueued) => {
             state.metrics.webhook(if enqueued.created {
                 "accepted"
+            } else if enqueued.rearmed {
+                "rearmed"
             } else {
                 "duplicate"
             });
@@ -120,7 +122,7 @@ pub async fn freshdesk_webhook(
             tracing::info!(
                 ticket_id,
                 job_id = enqueued.job_id,
-                duplicate = !enqueued.created,
+                duplicate = enqueued.duplicate(),
                 "webhook stored"
             );
             (
@@ -128,7 +130,7 @@ pub async fn freshdesk_webhook(
                 Json(json!({
                     "job_id": enqueued.job_id,
                     "ticket_id": ticket_id,
-                    "duplicate": !enqueued.created,
+                    "duplicate": enqueued.duplicate(),
                 })),
             )
                 .into_response()

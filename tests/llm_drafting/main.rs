@@ -97,6 +97,7 @@ fn request(customer_text: &str) -> DraftRequest {
         customer_first_name: None,
         product: None,
         as_of: None,
+        thread: Vec::new(),
     }
 }
 

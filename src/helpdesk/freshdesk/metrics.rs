@@ -1,7 +1,7 @@
 //! Call counters by endpoint and HTTP status, for metrics and for measuring cost per ticket.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Status recorded for calls that got no HTTP response (timeout, reset, refused).
@@ -22,10 +22,46 @@ pub struct CallCount {
 pub struct CallMetrics {
     counters: RwLock<HashMap<(&'static str, u16), Arc<AtomicU64>>>,
     credits: AtomicU64,
+    /// Unix milliseconds of the last answer that shows the account reachable with a valid key
+    /// (2xx, or a 4xx about the request itself), and of the last one that does not (no
+    /// response, 401, 403 on every call alike, 5xx); 0 before any.
+    last_healthy_ms: AtomicI64,
+    last_unhealthy_ms: AtomicI64,
+}
+
+/// What recent calls say about Freshdesk, so health checks need no call of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentHealth {
+    pub last_healthy: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_unhealthy: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl RecentHealth {
+    /// Healthy when the latest answer within `window` of `now` was a healthy one.
+    pub fn healthy_within(
+        &self,
+        window: chrono::Duration,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<bool> {
+        let recent = |t: Option<chrono::DateTime<chrono::Utc>>| t.filter(|t| now - *t <= window);
+        match (recent(self.last_healthy), recent(self.last_unhealthy)) {
+            (None, None) => None,
+            (Some(_), None) => Some(true),
+            (None, Some(_)) => Some(false),
+            (Some(ok), Some(bad)) => Some(ok > bad),
+        }
+    }
 }
 
 impl CallMetrics {
     pub(crate) fn record(&self, endpoint: &'static str, status: u16) {
+        let now = chrono::Utc::now().timestamp_millis();
+        let healthy = matches!(status, 200..=299 | 400 | 404 | 405 | 409 | 429);
+        if healthy {
+            self.last_healthy_ms.fetch_max(now, Ordering::Relaxed);
+        } else {
+            self.last_unhealthy_ms.fetch_max(now, Ordering::Relaxed);
+        }
         let key = (endpoint, status);
         if let Some(counter) = self
             .counters
@@ -71,6 +107,28 @@ impl CallMetrics {
             .filter(|row| row.status == status)
             .map(|row| row.count)
             .sum()
+    }
+
+    /// Calls sent per endpoint, whatever their outcome.
+    pub fn calls_by_endpoint(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut by_endpoint = std::collections::BTreeMap::new();
+        for row in self.snapshot() {
+            *by_endpoint.entry(row.endpoint.to_string()).or_insert(0) += row.count;
+        }
+        by_endpoint
+    }
+
+    /// When Freshdesk last answered well and badly.
+    pub fn recent_health(&self) -> RecentHealth {
+        let at = |ms: i64| {
+            (ms > 0)
+                .then(|| chrono::DateTime::from_timestamp_millis(ms))
+                .flatten()
+        };
+        RecentHealth {
+            last_healthy: at(self.last_healthy_ms.load(Ordering::Relaxed)),
+            last_unhealthy: at(self.last_unhealthy_ms.load(Ordering::Relaxed)),
+        }
     }
 
     /// Credits charged according to `X-RateLimit-Used-CurrentRequest`.

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use config::{API_KEY_ENV, ApiKey, ConfigError, FreshdeskConfig, plan_list_limit};
-pub use metrics::{CallCount, CallMetrics, NO_RESPONSE};
+pub use metrics::{CallCount, CallMetrics, NO_RESPONSE, RecentHealth};
 pub use reader::{Agent, AgentContact, FreshdeskReader};
 pub use solutions::{SolutionCategory, SolutionFolder};
 pub use writer::FreshdeskWriter;

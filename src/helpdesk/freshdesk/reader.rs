@@ -18,11 +18,13 @@ use crate::helpdesk::{HelpdeskError, HelpdeskRead, RemovedTickets};
 const LIST_WITH_DESCRIPTION_COST: u32 = 3;
 
 /// Whether list pages carry the description (`include=description`, 3 credits a page) or only
-/// the ticket's fields (1 credit): enough to see what changed.
+/// the ticket's fields (1 credit): enough to see what changed. `Removed` lists the trash or the
+/// spam folder (`filter=deleted|spam`), fields only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Listing {
     WithDescription,
     FieldsOnly,
+    Removed(&'static str),
 }
 
 /// The agent whose API key is in use (`GET /agents/me`); name and email sit under `contact`.
@@ -77,8 +79,14 @@ impl FreshdeskReader {
             .append_pair("order_by", "updated_at")
             .append_pair("order_type", "asc")
             .append_pair("per_page", &self.inner.config.per_page.to_string());
-        if listing == Listing::WithDescription {
-            url.query_pairs_mut().append_pair("include", "description");
+        match listing {
+            Listing::WithDescription => {
+                url.query_pairs_mut().append_pair("include", "description");
+            }
+            Listing::Removed(filter) => {
+                url.query_pairs_mut().append_pair("filter", filter);
+            }
+            Listing::FieldsOnly => {}
         }
         url.query_pairs_mut().append_pair("page", &page.to_string());
         url
@@ -226,28 +234,20 @@ impl HelpdeskRead for FreshdeskReader {
         Ok(Some(ticket))
     }
 
-    /// `GET /tickets?filter=deleted` and `?filter=spam` (1 credit a page, Tickets List sub-limit).
+    /// `GET /tickets?filter=deleted` and `?filter=spam` (1 credit a page, Tickets List
+    /// sub-limit), past the 300-page cap like the main list.
     async fn removed_ticket_ids(&self) -> Result<RemovedTickets, HelpdeskError> {
-        let mut removed = RemovedTickets::default();
-        for filter in ["deleted", "spam"] {
-            let mut url = self.inner.url(&["tickets"]);
-            // `updated_since` lifts the list's default 30-day window.
-            url.query_pairs_mut()
-                .append_pair("filter", filter)
-                .append_pair("updated_since", "1970-01-01T00:00:00Z")
-                .append_pair("per_page", &self.inner.config.per_page.to_string());
-            let call = Call {
-                ticket_list: true,
-                ..Call::get("GET /tickets", url)
-            };
-            let tickets: Vec<Ticket> = self.inner.get_all_pages(call).await?;
-            let ids = tickets.into_iter().map(|t| t.id);
-            match filter {
-                "deleted" => removed.deleted.extend(ids),
-                _ => removed.spam.extend(ids),
-            }
-        }
-        Ok(removed)
+        let since = DateTime::<Utc>::UNIX_EPOCH;
+        let deleted = self
+            .list_updated_since(since, Listing::Removed("deleted"))
+            .await?;
+        let spam = self
+            .list_updated_since(since, Listing::Removed("spam"))
+            .await?;
+        Ok(RemovedTickets {
+            deleted: deleted.into_iter().map(|t| t.id).collect(),
+            spam: spam.into_iter().map(|t| t.id).collect(),
+        })
     }
 
     async fn canned_responses(&self) -> Result<Vec<CannedResponse>, HelpdeskError> {

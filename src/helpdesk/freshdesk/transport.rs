@@ -191,25 +191,10 @@ impl Inner {
         endpoint: &'static str,
         first: Url,
     ) -> Result<Vec<T>, HelpdeskError> {
-        self.get_all_pages(Call::get(endpoint, first)).await
-    }
-
-    /// Like [`Inner::get_all`], every page sent as `first` is (cost, sub-limit), but at its URL.
-    pub(crate) async fn get_all_pages<T: DeserializeOwned>(
-        &self,
-        first: Call<'_>,
-    ) -> Result<Vec<T>, HelpdeskError> {
-        let endpoint = first.endpoint;
         let mut items = Vec::new();
-        let mut url = first.url.clone();
+        let mut url = first;
         for _ in 0..MAX_LINK_PAGES {
-            let call = Call {
-                url: url.clone(),
-                body: None,
-                method: first.method.clone(),
-                ..first
-            };
-            let (page, headers): (Vec<T>, _) = self.call(&call).await?;
+            let (page, headers): (Vec<T>, _) = self.call(&Call::get(endpoint, url.clone())).await?;
             let empty = page.is_empty();
             items.extend(page);
             match next_link(&headers) {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;
@@ -158,9 +159,9 @@ impl HelpdeskWrite for FreshdeskWriter {
         &self,
         ticket_id: i64,
         update: &TicketUpdate,
-    ) -> Result<(), HelpdeskError> {
+    ) -> Result<Option<DateTime<Utc>>, HelpdeskError> {
         if update.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut body = serde_json::Map::new();
         if let Some(status) = update.status {
@@ -177,8 +178,11 @@ impl HelpdeskWrite for FreshdeskWriter {
             ..Call::get("PUT /tickets/{id}", url)
         };
         // Setting fields to given values is idempotent: plain retries are safe.
-        let (_, _): (serde_json::Value, _) = self.inner.call(&call).await?;
-        Ok(())
+        let (ticket, _): (serde_json::Value, _) = self.inner.call(&call).await?;
+        Ok(ticket["updated_at"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.to_utc()))
     }
 
     async fn agent_id_by_email(&self, email: &str) -> Result<Option<i64>, HelpdeskError> {

@@ -1,0 +1,442 @@
+//! Jobs: a `draft` job per ticket (re-armed when the customer writes again) and a `send` job per
+//! approved draft. At-least-once: a claimed job is leased to one worker under a token; the worker
+//! renews the lease while it works, and completing or failing a job needs the current token, so
+//! a worker whose lease was taken over cannot overwrite the newer worker's result.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{JobQueue, QueueError, from_ms, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Draft the ticket's latest customer message and post the private note.
+    Draft,
+    /// Send an approved draft as the public reply (and apply what the approval asked for).
+    Send,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Send => "send",
+        }
+    }
+    fn parse(text: &str) -> Self {
+        match text {
+            "send" => Self::Send,
+            _ => Self::Draft,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Dead,
+}
+
+impl JobState {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Dead => "dead",
+        }
+    }
+    fn parse(text: &str) -> Self {
+        match text {
+            "running" => Self::Running,
+            "done" => Self::Done,
+            "dead" => Self::Dead,
+            _ => Self::Queued,
+        }
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    pub kind: JobKind,
+    pub ticket_id: i64,
+    /// The draft a send job sends.
+    pub draft_id: Option<String>,
+    pub state: JobState,
+    pub attempts: u32,
+    /// Changes with every claim; completing or failing needs the current one.
+    #[serde(skip)]
+    pub lease_token: i64,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether a trigger created a job, woke a finished one, or found one already waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    pub job_id: i64,
+    pub created: bool,
+    /// A finished (or dead) job was queued again: the ticket changed since it ran.
+    pub rearmed: bool,
+}
+
+impl Enqueued {
+    /// The trigger added nothing: the ticket's job was already waiting or running.
+    pub fn duplicate(&self) -> bool {
+        !self.created && !self.rearmed
+    }
+}
+
+/// Counts by state, for `/metrics` and the review page.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct QueueDepth {
+    pub queued: u64,
+    pub running: u64,
+    pub done: u64,
+    pub dead: u64,
+}
+
+const JOB_COLUMNS: &str =
+    "id, kind, ticket_id, draft_id, state, attempts, lease_token, last_error, created_at";
+
+pub(super) fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+    Ok(Job {
+        id: row.get(0)?,
+        kind: JobKind::parse(&row.get::<_, String>(1)?),
+        ticket_id: row.get(2)?,
+        draft_id: row.get(3)?,
+        state: JobState::parse(&row.get::<_, String>(4)?),
+        attempts: row.get(5)?,
+        lease_token: row.get(6)?,
+        last_error: row.get(7)?,
+        created_at: from_ms(row.get(8)?),
+    })
+}
+
+impl JobQueue {
+    /// Records that a ticket needs drafting (a webhook or the reconciler saw it). Returns only
+    /// once the row is committed to disk. A ticket has one draft job: a trigger while it waits
+    /// collapses into it, a trigger while it runs makes it run once more afterwards, and a
+    /// trigger after it finished queues it again (the customer may have written again; the
+    /// worker drafts only a message that has no draft yet).
+    pub async fn enqueue(&self, ticket_id: i64, source: &str) -> Result<Enqueued, QueueError> {
+        let source = source.to_string();
+        self.with(move |connection| {
+            let transaction = connection.transaction()?;
+            let now = now_ms();
+            let inserted = transaction.execute(
+                "INSERT INTO jobs (kind, ticket_id, state, next_attempt_at, source, created_at, updated_at)
+                 VALUES ('draft', ?1, 'queued', ?2, ?3, ?2, ?2)
+                 ON CONFLICT(ticket_id) WHERE kind = 'draft' DO NOTHING",
+                params![ticket_id, now, source],
+            )?;
+            let (job_id, state): (i64, String) = transaction.query_row(
+                "SELECT id, state FROM jobs WHERE kind='draft' AND ticket_id=?1",
+                [ticket_id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let mut rearmed = false;
+            if inserted == 0 {
+                match JobState::parse(&state) {
+                    JobState::Done | JobState::Dead => {
+                        transaction.execute(
+                            "UPDATE jobs SET state='queued', attempts=0, next_attempt_at=?2,
+                                 last_error=NULL, source=?3, updated_at=?2 WHERE id=?1",
+                            params![job_id, now, source],
+                        )?;
+                        rearmed = true;
+                    }
+                    JobState::Running => {
+                        transaction.execute(
+                            "UPDATE jobs SET rerun=1, updated_at=?2 WHERE id=?1",
+                            params![job_id, now],
+                        )?;
+                    }
+                    JobState::Queued => {}
+                }
+            }
+            transaction.commit()?;
+            Ok(Enqueued {
+                job_id,
+                created: inserted == 1,
+                rearmed,
+            })
+        })
+        .await
+    }
+
+    /// Reserves the oldest ready job (queued and due, or running with an expired lease) under a
+    /// new lease token.
+    pub async fn claim(&self) -> Result<Option<Job>, QueueError> {
+        let lease_ms = self.lease.as_millis() as i64;
+        self.with(move |connection| {
+            let now = now_ms();
+            connection
+                .query_row(
+                    &format!(
+                        "UPDATE jobs SET state='running', attempts=attempts+1, lease_until=?2,
+                             lease_token=lease_token+1, rerun=0, updated_at=?1
+                         WHERE id = (SELECT id FROM jobs
+                                     WHERE (state='queued' AND next_attempt_at<=?1)
+                                        OR (state='running' AND lease_until<?1)
+                                     ORDER BY next_attempt_at, id LIMIT 1)
+                         RETURNING {JOB_COLUMNS}"
+                    ),
+                    params![now, now + lease_ms],
+                    job_from_row,
+                )
+                .optional()
+        })
+        .await
+    }
+
+    /// Extends a running job's lease; false when the lease was lost to another worker.
+    pub async fn renew(&self, job: &Job) -> Result<bool, QueueError> {
+        let (id, token, lease_ms) = (job.id, job.lease_token, self.lease.as_millis() as i64);
+        self.with(move |connection| {
+            let now = now_ms();
+            let changed = connection.execute(
+                "UPDATE jobs SET lease_until=?3, updated_at=?4
+                 WHERE id=?1 AND lease_token=?2 AND state='running'",
+                params![id, token, now + lease_ms, now],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// Marks the job done (or queues it once more when a trigger came while it ran).
+    /// `handled_through`: the ticket's `updated_at` as the job left it (the reconciler skips
+    /// tickets not updated since).
+    pub async fn complete(
+        &self,
+        job: &Job,
+        handled_through: Option<DateTime<Utc>>,
+    ) -> Result<(), QueueError> {
+        let (id, token) = (job.id, job.lease_token);
+        let handled = handled_through.map(|t| t.timestamp_millis());
+        let changed = self
+            .with(move |connection| {
+                let now = now_ms();
+                connection.execute(
+                    "UPDATE jobs SET state = CASE WHEN rerun=1 THEN 'queued' ELSE 'done' END,
+                         attempts = CASE WHEN rerun=1 THEN 0 ELSE attempts END,
+                         rerun=0, lease_until=NULL, last_error=NULL, next_attempt_at=?3,
+                         handled_through=COALESCE(?4, handled_through), updated_at=?3
+                     WHERE id=?1 AND lease_token=?2 AND state='running'",
+                    params![id, token, now, handled],
+                )
+            })
+            .await?;
+        if changed == 0 {
+            return Err(QueueError::LeaseLost { job_id: id });
+        }
+        Ok(())
+    }
+
+    /// Puts the job back with a delay, or makes it a dead letter after `max_attempts` (or at
+    /// once when `permanent`). Returns the state it ended in.
+    pub async fn fail(
+        &self,
+        job: &Job,
+        error: &str,
+        retry_in: Duration,
+        permanent: bool,
+    ) -> Result<JobState, QueueError> {
+        let error = error.chars().take(2000).collect::<String>();
+        let (id, token, max_attempts) = (job.id, job.lease_token, self.max_attempts);
+        let outcome = self
+            .with(move |connection| {
+                let attempts: Option<u32> = connection
+                    .query_row(
+                        "SELECT attempts FROM jobs WHERE id=?1 AND lease_token=?2 AND state='running'",
+                        params![id, token],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                let Some(attempts) = attempts else {
+                    return Ok(None);
+                };
+                let state = if permanent || attempts >= max_attempts {
+                    JobState::Dead
+                } else {
+                    JobState::Queued
+                };
+                let now = now_ms();
+                let delay = i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 2);
+                connection.execute(
+                    "UPDATE jobs SET state=?3, lease_until=NULL, last_error=?4,
+                         next_attempt_at=?5, updated_at=?6
+                     WHERE id=?1 AND lease_token=?2",
+                    params![id, token, state.as_str(), error, now.saturating_add(delay), now],
+                )?;
+                Ok(Some(state))
+            })
+            .await?;
+        outcome.ok_or(QueueError::LeaseLost { job_id: id })
+    }
+
+    /// Moves a dead letter back to the queue (an operator fixed the cause).
+    pub async fn retry_dead(&self, job_id: i64) -> Result<bool, QueueError> {
+        self.with(move |connection| {
+            let changed = connection.execute(
+                "UPDATE jobs SET state='queued', attempts=0, next_attempt_at=?2, updated_at=?2 WHERE id=?1 AND state='dead'",
+                params![job_id, now_ms()],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    pub async fn depth(&self) -> Result<QueueDepth, QueueError> {
+        self.with(|connection| {
+            let mut depth = QueueDepth::default();
+            let mut statement =
+                connection.prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state")?;
+            let rows = statement.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+            })?;
+            for row in rows {
+                let (state, count) = row?;
+                match JobState::parse(&state) {
+                    JobState::Queued => depth.queued = count,
+                    JobState::Running => depth.running = count,
+                    JobState::Done => depth.done = count,
+                    JobState::Dead => depth.dead = count,
+                }
+            }
+            Ok(depth)
+        })
+        .await
+    }
+
+    pub async fn jobs(&self, state: Option<JobState>) -> Result<Vec<Job>, QueueError> {
+        self.with(move |connection| {
+            let mut statement = connection.prepare(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE ?1 IS NULL OR state=?1 ORDER BY id"
+            ))?;
+            let rows = statement.query_map([state.map(JobState::as_str)], job_from_row)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    /// For each ticket with a draft job that finished: the ticket's `updated_at` as the job left
+    /// it. A ticket not updated since needs no new look.
+    pub async fn handled_through(
+        &self,
+        ticket_ids: Vec<i64>,
+    ) -> Result<HashMap<i64, DateTime<Utc>>, QueueError> {
+        self.with(move |connection| {
+            let mut statement = connection.prepare(
+                "SELECT handled_through FROM jobs WHERE kind='draft' AND ticket_id=?1
+                     AND state='done' AND handled_through IS NOT NULL",
+            )?;
+            let mut handled = HashMap::new();
+            for id in ticket_ids {
+                if let Some(ms) = statement
+                    .query_row([id], |row| row.get::<_, i64>(0))
+                    .optional()?
+                {
+                    handled.insert(id, from_ms(ms));
+                }
+            }
+            Ok(handled)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn triggers_collapse_rearm_and_rerun_and_crashed_jobs_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.sqlite");
+        let queue = JobQueue::open(&path, 2).unwrap();
+        let first = queue.enqueue(42, "webhook").await.unwrap();
+        let again = queue.enqueue(42, "poll").await.unwrap();
+        assert!(first.created && again.duplicate());
+        assert_eq!(first.job_id, again.job_id);
+        queue.enqueue(43, "webhook").await.unwrap();
+
+        let claimed = queue.claim().await.unwrap().unwrap();
+        assert_eq!((claimed.ticket_id, claimed.attempts), (42, 1));
+        drop(queue);
+        // A crash while 42 was running: reopening returns it to the queue.
+        let queue = JobQueue::open(&path, 2).unwrap();
+        let depth = queue.depth().await.unwrap();
+        assert_eq!((depth.queued, depth.running), (2, 0));
+        let retried = queue.claim().await.unwrap().unwrap();
+        assert_eq!((retried.ticket_id, retried.attempts), (42, 2));
+        // A trigger while it runs: it runs once more after completing (behind 43, which has
+        // waited longer).
+        assert!(queue.enqueue(42, "webhook").await.unwrap().duplicate());
+        queue.complete(&retried, None).await.unwrap();
+        let waiting = queue.claim().await.unwrap().unwrap();
+        assert_eq!(waiting.ticket_id, 43);
+        let rerun = queue.claim().await.unwrap().unwrap();
+        assert_eq!((rerun.ticket_id, rerun.attempts), (42, 1));
+        let at = Utc::now();
+        queue.complete(&rerun, Some(at)).await.unwrap();
+        let handled = queue.handled_through(vec![42, 43]).await.unwrap();
+        assert_eq!(handled.len(), 1);
+        assert_eq!(handled[&42].timestamp_millis(), at.timestamp_millis());
+        // After it finished, a new trigger (the customer wrote again) queues it again.
+        let woken = queue.enqueue(42, "webhook").await.unwrap();
+        assert!(woken.rearmed && !woken.created && !woken.duplicate());
+
+        let state = queue
+            .fail(&waiting, "timeout", Duration::from_secs(60), false)
+            .await
+            .unwrap();
+        assert_eq!(state, JobState::Queued);
+        let again = queue.claim().await.unwrap().unwrap();
+        assert_eq!(again.ticket_id, 42, "43 is not due for a minute");
+        let state = queue
+            .fail(&again, "helpdesk down", Duration::ZERO, true)
+            .await
+            .unwrap();
+        assert_eq!(state, JobState::Dead);
+        assert!(queue.retry_dead(again.id).await.unwrap());
+        assert_eq!(queue.claim().await.unwrap().unwrap().ticket_id, 42);
+    }
+
+    #[tokio::test]
+    async fn a_worker_whose_lease_was_taken_over_cannot_finish_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut queue = JobQueue::open(&dir.path().join("q.sqlite"), 5).unwrap();
+        queue.lease = Duration::from_millis(50);
+        queue.enqueue(7, "webhook").await.unwrap();
+        let slow = queue.claim().await.unwrap().unwrap();
+        assert!(queue.renew(&slow).await.unwrap(), "the lease holder renews");
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        // The lease expired: a second worker takes the job over.
+        let fresh = queue.claim().await.unwrap().unwrap();
+        assert_eq!(fresh.id, slow.id);
+        assert_ne!(fresh.lease_token, slow.lease_token);
+        assert!(!queue.renew(&slow).await.unwrap());
+        assert!(matches!(
+            queue.complete(&slow, None).await,
+            Err(QueueError::LeaseLost { .. })
+        ));
+        assert!(matches!(
+            queue.fail(&slow, "late", Duration::ZERO, false).await,
+            Err(QueueError::LeaseLost { .. })
+        ));
+        queue.complete(&fresh, None).await.unwrap();
+        assert_eq!(queue.depth().await.unwrap().done, 1);
+    }
+}

@@ -1,0 +1,85 @@
+//! The reconciler: every `poll_interval_seconds` it lists the tickets updated since its last
+//! poll (fields only: 1 credit a page of 100) and queues a draft job for each open ticket that
+//! changed since its job last looked at it. That catches webhooks Freshdesk dropped or delayed,
+//! new tickets and customer follow-ups alike; the job itself decides whether there is a new
+//! customer message to draft.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::ServeState;
+use super::worker::JobError;
+
+const LAST_POLL_KEY: &str = "reconciler_last_poll";
+
+/// Freshdesk's "Open" status: a new ticket, or one the customer wrote to again (Freshdesk
+/// reopens a ticket on a customer reply).
+const OPEN: i64 = 2;
+
+pub async fn run_reconciler(state: ServeState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let interval = state.settings.poll_interval_seconds;
+    if interval == 0 {
+        return;
+    }
+    loop {
+        if let Err(error) = reconcile_once(&state).await {
+            tracing::warn!(%error, "reconciler poll failed; trying again next interval");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(interval)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One poll; returns how many jobs it queued.
+pub async fn reconcile_once(state: &ServeState) -> Result<usize, JobError> {
+    let now = Utc::now();
+    // First run: look back one day (Freshdesk drops webhooks it could not deliver for 24 h).
+    let since = state
+        .queue
+        .get_value(LAST_POLL_KEY)
+        .await?
+        .and_then(|text| chrono::DateTime::parse_from_rfc3339(&text).ok())
+        .map(|t| t.to_utc())
+        .unwrap_or(now - chrono::Duration::hours(24));
+    let open: Vec<_> = state
+        .read
+        .ticket_fields_updated_since(since)
+        .await?
+        .into_iter()
+        .filter(|t| t.status == OPEN && !t.spam && !t.deleted)
+        .collect();
+    let handled = state
+        .queue
+        .handled_through(open.iter().map(|t| t.id).collect())
+        .await?;
+    let mut queued = 0;
+    for ticket in open {
+        if handled
+            .get(&ticket.id)
+            .is_some_and(|through| ticket.updated_at <= *through)
+        {
+            continue;
+        }
+        let enqueued = state.queue.enqueue(ticket.id, "poll").await?;
+        if !enqueued.duplicate() {
+            queued += 1;
+        }
+    }
+    // Overlap by a minute so a ticket updated during the poll is not missed.
+    let next = now - chrono::Duration::minutes(1);
+    state
+        .queue
+        .set_value(LAST_POLL_KEY, &next.to_rfc3339())
+        .await?;
+    if queued > 0 {
+        state.job_signal.notify_waiters();
+        tracing::info!(
+            queued,
+            "reconciler queued tickets with changes no job has seen"
+        );
+    }
+    Ok(queued)
+}
