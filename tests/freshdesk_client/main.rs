@@ -84,7 +84,7 @@ fn synthetic_bundle(count: i64, conversations: i64, ties: std::ops::Range<i64>) 
         .collect();
     Bundle {
         tickets,
-        articles: Vec::new(),
+        ..Bundle::default()
     }
 }
 
