@@ -17,137 +17,41 @@
 
 use html_escape::decode_html_entities;
 
-/// Elements the RELAXED config keeps (`style`, `title` and the document elements excepted).
-const ALLOWED: &[&str] = &[
-    "a",
-    "abbr",
-    "address",
-    "article",
-    "aside",
-    "b",
-    "bdi",
-    "bdo",
-    "blockquote",
-    "br",
-    "caption",
-    "cite",
-    "code",
-    "col",
-    "colgroup",
-    "data",
-    "dd",
-    "del",
-    "dfn",
-    "div",
-    "dl",
-    "dt",
-    "em",
-    "figcaption",
-    "figure",
-    "footer",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hgroup",
-    "hr",
-    "i",
-    "img",
-    "ins",
-    "kbd",
-    "li",
-    "main",
-    "mark",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "q",
-    "rp",
-    "rt",
-    "ruby",
-    "s",
-    "samp",
-    "section",
-    "small",
-    "span",
-    "strike",
-    "strong",
-    "sub",
-    "summary",
-    "sup",
-    "table",
-    "tbody",
-    "td",
-    "tfoot",
-    "th",
-    "thead",
-    "time",
-    "tr",
-    "u",
-    "ul",
-    "var",
-    "wbr",
-];
-/// Removed together with everything inside them.
-const REMOVED: &[&str] = &[
-    "script", "style", "iframe", "noscript", "object", "embed", "svg", "math", "template", "title",
-    "textarea", "select",
-];
-const VOID: &[&str] = &[
-    "br", "hr", "img", "wbr", "col", "input", "meta", "link", "area", "base", "embed", "source",
-    "track", "param",
-];
-/// Start tags that close an open `<p>` (HTML5 tree construction).
-const CLOSES_P: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "div",
-    "dl",
-    "figure",
-    "footer",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "ul",
-];
-const GLOBAL_ATTRIBUTES: &[&str] = &["class", "dir", "hidden", "id", "lang", "title", "translate"];
+/// Whether `name` is one of the space-separated names in `list`.
+fn listed(list: &str, name: &str) -> bool {
+    list.split_ascii_whitespace().any(|n| n == name)
+}
 
-fn element_attributes(element: &str) -> &'static [&'static str] {
+/// Elements the RELAXED config keeps (`style`, `title` and the document elements excepted).
+const ALLOWED: &str = "\
+    a abbr address article aside b bdi bdo blockquote br caption cite code col colgroup data \
+    dd del dfn div dl dt em figcaption figure footer h1 h2 h3 h4 h5 h6 header hgroup hr i img \
+    ins kbd li main mark nav ol p pre q rp rt ruby s samp section small span strike strong sub \
+    summary sup table tbody td tfoot th thead time tr u ul var wbr";
+/// Removed together with everything inside them.
+const REMOVED: &str = "\
+    script style iframe noscript object embed svg math template title textarea select";
+const VOID: &str = "br hr img wbr col input meta link area base embed source track param";
+/// Start tags that close an open `<p>` (HTML5 tree construction).
+const CLOSES_P: &str = "\
+    address article aside blockquote div dl figure footer h1 h2 h3 h4 h5 h6 header hr ol p \
+    pre section table ul";
+const GLOBAL_ATTRIBUTES: &str = "class dir hidden id lang title translate";
+
+/// Attributes RELAXED keeps on an element besides the global ones.
+fn element_attributes(element: &str) -> &'static str {
     match element {
-        "a" => &["href", "hreflang", "name", "rel", "target"],
-        "img" => &["align", "alt", "border", "height", "src", "width"],
-        "col" | "colgroup" => &["span", "width"],
-        "td" | "th" => &["abbr", "colspan", "rowspan", "headers", "scope"],
-        "table" => &[
-            "align",
-            "border",
-            "cellpadding",
-            "cellspacing",
-            "summary",
-            "width",
-        ],
-        "ol" => &["reversed", "start", "type"],
-        "ul" => &["type"],
-        "li" => &["value"],
-        "blockquote" | "q" | "del" | "ins" => &["cite"],
-        "time" => &["datetime"],
-        _ => &[],
+        "a" => "href hreflang name rel target",
+        "img" => "align alt border height src width",
+        "col" | "colgroup" => "span width",
+        "td" | "th" => "abbr colspan rowspan headers scope",
+        "table" => "align border cellpadding cellspacing summary width",
+        "ol" => "reversed start type",
+        "ul" => "type",
+        "li" => "value",
+        "blockquote" | "q" | "del" | "ins" => "cite",
+        "time" => "datetime",
+        _ => "",
     }
 }
 
@@ -374,13 +278,13 @@ pub fn rewrite(html: &str) -> String {
                 }
             }
             Token::Start { name, attributes } => {
-                if REMOVED.contains(&name.as_str()) {
-                    if !VOID.contains(&name.as_str()) {
+                if listed(REMOVED, &name) {
+                    if !listed(VOID, &name) {
                         skipping = Some((name, 1));
                     }
                     continue;
                 }
-                if CLOSES_P.contains(&name.as_str())
+                if listed(CLOSES_P, &name)
                     && let Some(index) = source.iter().rposition(|n| n == "p")
                 {
                     close_to(&mut stack, index, &mut out);
@@ -401,7 +305,7 @@ pub fn rewrite(html: &str) -> String {
                         source.truncate(index);
                     }
                 }
-                if !ALLOWED.contains(&name.as_str()) {
+                if !listed(ALLOWED, &name) {
                     continue;
                 }
                 let output = if name == "p" { "div" } else { name.as_str() };
@@ -410,8 +314,7 @@ pub fn rewrite(html: &str) -> String {
                 let allowed = element_attributes(&name);
                 for (attribute, value) in &attributes {
                     let keep = !attribute.starts_with("on")
-                        && (GLOBAL_ATTRIBUTES.contains(&attribute.as_str())
-                            || allowed.contains(&attribute.as_str()))
+                        && (listed(GLOBAL_ATTRIBUTES, attribute) || listed(allowed, attribute))
                         && (!matches!(attribute.as_str(), "href" | "src") || safe_url(value));
                     if keep {
                         out.push_str(&format!(" {attribute}=\""));
@@ -420,7 +323,7 @@ pub fn rewrite(html: &str) -> String {
                     }
                 }
                 out.push('>');
-                if !VOID.contains(&name.as_str()) {
+                if !listed(VOID, &name) {
                     stack.push(output.to_owned());
                     source.push(name);
                 }
@@ -441,35 +344,9 @@ pub fn rewrite(html: &str) -> String {
 }
 
 /// Block elements whose edges are line breaks in the text.
-const BLOCKS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "footer",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "tr",
-    "ul",
-];
+const BLOCKS: &str = "\
+    address article aside blockquote dd div dl dt figcaption figure footer h1 h2 h3 h4 h5 h6 \
+    header hr li ol p pre section table tr ul";
 
 /// `body_text`: tags dropped, entities decoded, whitespace collapsed, block edges and `<br>` as
 /// line breaks, no leading or trailing blank.
@@ -489,7 +366,7 @@ pub fn plain_text(html: &str) -> String {
             }
             _ if skipping > 0 => {}
             Token::Start { name, .. } | Token::End(name) if name == "br" => out.push('\n'),
-            Token::Start { name, .. } | Token::End(name) if BLOCKS.contains(&name.as_str()) => {
+            Token::Start { name, .. } | Token::End(name) if listed(BLOCKS, &name) => {
                 line_break(&mut out)
             }
             Token::Start { name, .. } | Token::End(name) if name == "td" || name == "th" => {
