@@ -365,3 +365,4 @@ async fn malformed_json_is_reported_as_malformed_after_retries() {
 }
 
 mod notes_budget_and_articles;
+mod seams;
