@@ -98,7 +98,7 @@ async fn run() -> serde_json::Value {
     let stand_in = StandIn::start(
         StandInBundle {
             tickets,
-            articles: Vec::new(),
+            ..StandInBundle::default()
         },
         StandInConfig {
             limit_per_window: 1_000_000,

@@ -271,6 +271,7 @@ async fn a_live_snapshot_only_reads() {
         StandInBundle {
             tickets: tickets.clone(),
             articles: articles.clone(),
+            ..StandInBundle::default()
         },
         StandInConfig::default(),
     )

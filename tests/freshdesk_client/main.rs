@@ -84,7 +84,7 @@ fn synthetic_bundle(count: i64, conversations: i64, ties: std::ops::Range<i64>) 
         .collect();
     Bundle {
         tickets,
-        articles: Vec::new(),
+        ..Bundle::default()
     }
 }
 
@@ -365,3 +365,4 @@ async fn malformed_json_is_reported_as_malformed_after_retries() {
 }
 
 mod notes_budget_and_articles;
+mod seams;

@@ -1,22 +1,27 @@
-//! Private notes (exact HTML, never twice), staying within the rate budget on a full read of
-//! twitter-care and when little credit remains, and the knowledge-base walk.
+//! Private notes (our HTML sent, Freshdesk's rewrite stored, never twice), staying within the
+//! rate budget on a full read of twitter-care and when little credit remains, and the
+//! knowledge-base walk.
 
 use super::*;
 
+/// Freshdesk stores a note's HTML rewritten (wrapped in a `<div>`, `<p>` renamed, entities
+/// re-encoded: research §6): what was sent is exactly our HTML, what is stored and returned is
+/// Freshdesk's version of it, and its text is ours.
 #[tokio::test]
-async fn a_private_note_carries_the_exact_html_and_is_private() {
+async fn a_private_note_is_sent_as_our_html_and_stored_as_freshdesk_rewrites_it() {
     let bundle = synthetic_bundle(3, 2, 0..0);
     let stand_in = StandIn::start(bundle, StandInConfig::default()).await;
     let freshdesk = Freshdesk::new(config(&stand_in, KEY)).expect("client");
     let writer = freshdesk.writer();
-    let html = "<p>Hi Ana,</p><p>Try <b>Settings &gt; Reset</b> &amp; \"restart\" — it's “fine” 😀</p>\n<ul><li>a</li></ul>";
+    let html = "<p>Hi Ana,</p><p>Try <b>Settings &gt; Reset</b> &amp; \"restart\" — it&#39;s “fine” 😀</p>\n<ul><li>a</li></ul>";
+    let rewritten = "<div><div>Hi Ana,</div><div>Try <b>Settings &gt; Reset</b> &amp; \"restart\" — it's “fine” 😀</div>\n<ul><li>a</li></ul></div>";
 
     let note = writer
         .create_private_note(2, html, "deskdraft:note-1")
         .await
         .expect("note");
     assert!(note.private);
-    assert_eq!(note.body, html);
+    assert_eq!(note.body, rewritten, "the 201 carries the stored body");
     let post = stand_in
         .log()
         .into_iter()
@@ -30,8 +35,14 @@ async fn a_private_note_carries_the_exact_html_and_is_private() {
     let last = stored.last().expect("stored note");
     assert_eq!(
         (last.body.as_str(), last.private, last.source),
-        (html, true, Some(2))
+        (rewritten, true, Some(2))
     );
+    assert_eq!(
+        last.body_text.as_deref(),
+        Some("Hi Ana,\nTry Settings > Reset & \"restart\" — it's “fine” 😀\na")
+    );
+    let comparable = deskdraft::helpdesk::matching::comparable_text;
+    assert_eq!(comparable(&last.body), comparable(html), "same text");
 
     let listed = freshdesk.reader().conversations(2).await.expect("list");
     assert_eq!(listed.len(), 3);
@@ -52,7 +63,8 @@ async fn a_private_note_carries_the_exact_html_and_is_private() {
         .update_note(note.id, "<p>edited</p>")
         .await
         .expect("update");
-    assert_eq!(updated.body, "<p>edited</p>");
+    assert_eq!(updated.body, "<div><div>edited</div></div>");
+    assert_eq!(updated.body_text.as_deref(), Some("edited"));
     let reply = writer
         .create_reply(&deskdraft::helpdesk::ReplyRequest {
             ticket_id: 2,
@@ -263,8 +275,9 @@ async fn articles_walk_categories_folders_and_pages() {
         article(4, 20, 2),
     ];
     let bundle = Bundle {
-        tickets: Vec::new(),
         articles: articles.clone(),
+        folder_visibility: [(20, 3)].into(),
+        ..Bundle::default()
     };
     let stand_in = StandIn::start(bundle, StandInConfig::default()).await;
     let mut config = config(&stand_in, KEY);
@@ -273,7 +286,19 @@ async fn articles_walk_categories_folders_and_pages() {
     let reader = freshdesk.reader();
     let mut read = reader.articles().await.expect("articles");
     read.sort_by_key(|a| a.id);
-    assert_eq!(read, articles, "drafts included, folder pages followed");
+    // Freshdesk serves no article URL and no visibility: the client links the portal and takes
+    // the folder's visibility (folder 20 is agents-only).
+    let portal =
+        FreshdeskConfig::with_base_url(&stand_in.base_url(), ApiKey::new(KEY)).expect("config");
+    let expected: Vec<_> = articles
+        .iter()
+        .map(|a| deskdraft::domain::Article {
+            url: Some(portal.article_url(a.id, &a.title)),
+            folder_visibility: Some(if a.folder_id == Some(20) { 3 } else { 1 }),
+            ..a.clone()
+        })
+        .collect();
+    assert_eq!(read, expected, "drafts included, folder pages followed");
     // categories, 2 x folders, folder 10 (2 pages), folder 20: subfolders skipped (count 0).
     assert_eq!(stand_in.log().len(), 6, "{:?}", stand_in.log());
     let translated = reader

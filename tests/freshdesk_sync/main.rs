@@ -60,6 +60,7 @@ fn demo_bundle() -> Bundle {
             .into_iter()
             .map(|v| serde_json::from_value(v).expect("article"))
             .collect(),
+        ..Bundle::default()
     }
 }
 

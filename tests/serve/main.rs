@@ -58,7 +58,7 @@ fn account_with_new_tickets(count: usize) -> Bundle {
     tickets.extend(new);
     Bundle {
         tickets,
-        articles: Vec::new(),
+        ..Bundle::default()
     }
 }
 

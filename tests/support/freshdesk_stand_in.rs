@@ -1,8 +1,10 @@
-//! In-process stand-in of the Freshdesk API v2 for tests: serves a bundle of tickets and
-//! articles on 127.0.0.1 with the real wire behaviour (Basic auth, bare-array lists with `Link`,
-//! the ticket-list page cap, credits and `X-RateLimit-*` headers, 429 + `Retry-After`, notes and
-//! replies) plus injectable faults and a request log. The rate window is configurable so a
-//! "minute" can last two seconds in tests.
+//! In-process stand-in of the Freshdesk API v2 for tests: serves a bundle of tickets, articles
+//! and canned responses on 127.0.0.1 with the real wire behaviour (Basic auth, bare-array lists
+//! with `Link`, the ticket-list page cap, credits and `X-RateLimit-*` headers, 429 +
+//! `Retry-After`, notes and replies stored as Freshdesk rewrites them, archived tickets on their
+//! own endpoints, ticket updates, admin-only agent and canned-response APIs) plus injectable
+//! faults (lost responses among them) and a request log. The rate window is configurable so a
+//! "minute" can last two seconds in tests. `docs/freshdesk-api-addendum.md` gives the sources.
 
 #![allow(dead_code)]
 
@@ -12,17 +14,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::Response;
-use deskdraft::domain::{Article, Ticket};
+use deskdraft::domain::{Article, CannedResponse, Ticket};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 
+mod agents;
+mod archive;
+mod canned;
+pub mod html;
 mod routes;
+mod serve;
+mod solutions;
+mod ticket_update;
+mod tickets;
 mod writes;
 
 pub use routes::Reply;
@@ -41,6 +47,11 @@ pub struct Faults {
     pub seed: u64,
     /// The next N successful responses carry malformed JSON (writes are applied first).
     pub malformed_next: u32,
+    /// Fraction of successful POST/PUT writes whose response is lost: the write is applied and
+    /// stored, then a gateway answers 502 with an HTML page.
+    pub lost_response_rate: f64,
+    /// The next N successful POST/PUT writes lose their response that way.
+    pub lost_response_next: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -54,10 +65,24 @@ pub struct StandInConfig {
     pub window: Duration,
     /// Highest ticket-list page served (Freshdesk: 300).
     pub max_pages: u32,
+    /// Optional "Ticket Update" sub-limit (`PUT /tickets/{id}`), in calls per window.
+    pub update_limit_per_window: Option<u32>,
     /// Credits other consumers (humans, apps) spend at the start of every window.
     pub external_usage_per_window: u32,
     pub faults: Faults,
+    /// Store note and reply bodies as Freshdesk does (sanitised, re-serialised, wrapped in a
+    /// `<div>`; see `html.rs`). Off: stored as sent, plain text wrapped.
+    pub rewrite_html: bool,
+    /// The plan has the Archive Tickets feature (else the archived endpoints answer 403).
+    pub archive_feature: bool,
+    /// The key belongs to an admin: agents and canned-response APIs, replying as another agent.
+    pub admin: bool,
+    /// The account's agents: (id, name, email). The key's own agent is [`AGENT_ID`].
+    pub agents: Vec<(i64, String, String)>,
 }
+
+/// Agents besides the key's own in the default configuration.
+pub const OTHER_AGENTS: [i64; 2] = [50_000_067_380, 50_000_067_381];
 
 impl Default for StandInConfig {
     fn default() -> Self {
@@ -67,8 +92,29 @@ impl Default for StandInConfig {
             list_limit_per_window: None,
             window: Duration::from_secs(60),
             max_pages: 300,
+            update_limit_per_window: None,
             external_usage_per_window: 0,
             faults: Faults::default(),
+            rewrite_html: true,
+            archive_feature: true,
+            admin: true,
+            agents: vec![
+                (
+                    AGENT_ID,
+                    "Stand-in Agent".into(),
+                    "agent@stand-in.example".into(),
+                ),
+                (
+                    OTHER_AGENTS[0],
+                    "Ana Lima".into(),
+                    "ana.lima@stand-in.example".into(),
+                ),
+                (
+                    OTHER_AGENTS[1],
+                    "Ben Okafor".into(),
+                    "ben.okafor@stand-in.example".into(),
+                ),
+            ],
         }
     }
 }
@@ -91,12 +137,30 @@ pub struct LoggedRequest {
     pub body: String,
 }
 
-/// Tickets (with all their conversations) and articles to serve.
+/// Tickets (with all their conversations; `archived: true` ones only on the archived
+/// endpoints), articles and canned responses to serve. Build it with `..Default::default()`.
 #[derive(Debug, Clone, Default)]
 pub struct Bundle {
     pub tickets: Vec<Ticket>,
     pub articles: Vec<Article>,
+    /// Solution folder id -> `visibility` (default: the articles' `folder_visibility`, else 1).
+    pub folder_visibility: BTreeMap<i64, i64>,
+    pub canned_responses: Vec<CannedResponse>,
+    /// Canned-response folders; responses in no listed folder go to a shared "General" folder
+    /// ([`DEFAULT_CANNED_FOLDER`]).
+    pub canned_folders: Vec<CannedFolder>,
 }
+
+/// A canned-response folder. A personal one holds the key's agent's own responses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CannedFolder {
+    pub id: i64,
+    pub name: String,
+    pub personal: bool,
+}
+
+/// The shared folder that takes canned responses whose `folder_id` names no listed folder.
+pub const DEFAULT_CANNED_FOLDER: i64 = 80_000_000_001;
 
 /// Reads `tickets.jsonl.gz` and (optional) `articles.jsonl.gz` of a dataset bundle.
 pub fn load_bundle(dir: &std::path::Path) -> std::io::Result<Bundle> {
@@ -119,16 +183,21 @@ pub fn load_bundle(dir: &std::path::Path) -> std::io::Result<Bundle> {
     Ok(Bundle {
         tickets: read(&dir.join("tickets.jsonl.gz"))?,
         articles: read(&dir.join("articles.jsonl.gz"))?,
+        ..Bundle::default()
     })
 }
 
 pub(crate) struct Data {
     pub tickets: BTreeMap<i64, Ticket>,
     pub articles: Vec<Article>,
+    pub folder_visibility: BTreeMap<i64, i64>,
+    pub canned_responses: Vec<CannedResponse>,
+    pub canned_folders: Vec<CannedFolder>,
     pub next_conversation_id: i64,
     window_index: u64,
     used: u32,
     list_used: u32,
+    update_used: u32,
     rng: StdRng,
     faults: Faults,
     log: Vec<LoggedRequest>,
@@ -153,12 +222,6 @@ impl Drop for StandIn {
     }
 }
 
-enum Fault {
-    Reset,
-    ServerError,
-    Malformed,
-}
-
 impl StandIn {
     pub async fn start(bundle: Bundle, config: StandInConfig) -> Self {
         let faults = config.faults.clone();
@@ -167,17 +230,23 @@ impl StandIn {
             data: Mutex::new(Data {
                 tickets: bundle.tickets.into_iter().map(|t| (t.id, t)).collect(),
                 articles: bundle.articles,
+                folder_visibility: bundle.folder_visibility,
+                canned_responses: bundle.canned_responses,
+                canned_folders: bundle.canned_folders,
                 next_conversation_id: 90_000_000_000,
                 window_index: 0,
                 used: config.external_usage_per_window,
                 list_used: 0,
+                update_used: 0,
                 rng: StdRng::seed_from_u64(faults.seed),
                 faults,
                 log: Vec::new(),
             }),
             config,
         });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
+        let app = Router::new()
+            .fallback(serve::handle)
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind stand-in");
@@ -235,6 +304,14 @@ impl StandIn {
         self.lock().tickets.remove(&id);
     }
 
+    /// Archives a ticket as Freshdesk does with closed tickets inactive for ~120 days: from now
+    /// on it is served only by `/tickets/archived/{id}` (and cannot come back).
+    pub fn archive_ticket(&self, id: i64) {
+        let mut data = self.lock();
+        let ticket = data.tickets.get_mut(&id).expect("ticket to archive exists");
+        ticket.archived = true;
+    }
+
     pub fn elapsed(&self) -> Duration {
         self.shared.start.elapsed()
     }
@@ -252,6 +329,7 @@ impl Shared {
             data.window_index = index;
             data.used = self.config.external_usage_per_window;
             data.list_used = 0;
+            data.update_used = 0;
         }
     }
 
@@ -261,153 +339,6 @@ impl Shared {
         let left = end.saturating_sub(self.start.elapsed());
         left.as_secs_f64().ceil().max(1.0) as u64
     }
-}
-
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let at = shared.start.elapsed();
-    let path = uri.path().to_owned();
-    let query = uri.query().unwrap_or("").to_owned();
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let cost = routes::credit_cost(&method, &path, &pairs);
-    let is_list = method == Method::GET && path.trim_end_matches('/') == "/api/v2/tickets";
-    let limit = shared.config.limit_per_window;
-
-    // Rate limit first: invalid requests count too.
-    let (remaining, fault, slow) = {
-        let mut data = shared.data.lock().unwrap_or_else(|e| e.into_inner());
-        shared.roll_window(&mut data);
-        let list_full = is_list
-            && shared
-                .config
-                .list_limit_per_window
-                .is_some_and(|l| data.list_used >= l);
-        if data.used + cost > limit || list_full {
-            let secs = shared.retry_after_secs(&data);
-            data.log.push(LoggedRequest {
-                method: method.to_string(),
-                path,
-                query,
-                at,
-                status: 429,
-                retry_after: Some(secs),
-                cost: 0,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            });
-            let mut response = Reply::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                json!({"code": "rate_limit_exceeded", "message": "You have exceeded the limit of requests per minute"}),
-            )
-            .into_response(limit, limit.saturating_sub(data.used), 0);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            return response;
-        }
-        data.used += cost;
-        if is_list {
-            data.list_used += 1;
-        }
-        let faults = data.faults.clone();
-        let malformed_next = faults.malformed_next > 0;
-        if malformed_next {
-            data.faults.malformed_next -= 1;
-        }
-        let mut draw = |rate: f64| rate > 0.0 && data.rng.random::<f64>() < rate;
-        let fault = if draw(faults.reset_rate) {
-            Some(Fault::Reset)
-        } else if draw(faults.server_error_rate) {
-            Some(Fault::ServerError)
-        } else if malformed_next || draw(faults.malformed_rate) {
-            Some(Fault::Malformed)
-        } else {
-            None
-        };
-        let slow = draw(faults.slow_rate).then_some(faults.slow_delay);
-        (limit - data.used, fault, slow)
-    };
-    if let Some(delay) = slow {
-        tokio::time::sleep(delay).await;
-    }
-    let reply = match fault {
-        Some(Fault::Reset) => {
-            log(&shared, &method, path, query, at, 0, cost, &body);
-            // An erroring body makes hyper abort the connection mid-response.
-            let stream = futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "injected reset",
-                ))
-            });
-            return Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-                .header(header::CONTENT_LENGTH, "4096")
-                .body(Body::from_stream(stream))
-                .unwrap_or_default();
-        }
-        Some(Fault::ServerError) => Reply::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"code": "internal_error", "message": "We're sorry, but something went wrong."}),
-        ),
-        Some(Fault::Malformed) | None => {
-            let mut reply = if routes::authorised(&headers, &shared.config.api_key) {
-                routes::route(&shared, &method, &path, &pairs, &headers, &body)
-            } else {
-                Reply::new(
-                    StatusCode::UNAUTHORIZED,
-                    json!({"code": "invalid_credentials", "message": "You have to be logged in to perform this action."}),
-                )
-            };
-            if matches!(fault, Some(Fault::Malformed)) && reply.status.is_success() {
-                reply.raw = Some("[{\"id\": 1, \"subject\": \"trunc".to_owned());
-            }
-            reply
-        }
-    };
-    log(
-        &shared,
-        &method,
-        path,
-        query,
-        at,
-        reply.status.as_u16(),
-        cost,
-        &body,
-    );
-    reply.into_response(limit, remaining, cost)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn log(
-    shared: &Shared,
-    method: &Method,
-    path: String,
-    query: String,
-    at: Duration,
-    status: u16,
-    cost: u32,
-    body: &[u8],
-) {
-    let body = String::from_utf8_lossy(body).into_owned();
-    let mut data = shared.data.lock().unwrap_or_else(|e| e.into_inner());
-    data.log.push(LoggedRequest {
-        method: method.to_string(),
-        path,
-        query,
-        at,
-        status,
-        retry_after: None,
-        cost,
-        body,
-    });
 }
 
 /// Shapes a stored value as the API returns it.

@@ -1,24 +1,27 @@
-//! Routing and resource behaviour of the Freshdesk stand-in (tickets, conversations, notes,
-//! replies, solutions, agents/me), with Freshdesk's validation and error shapes.
-
-use std::collections::BTreeSet;
+//! Routing of the Freshdesk stand-in, the response type and the helpers every resource shares
+//! (Basic auth, credits, pagination with `Link`, Freshdesk's error shapes). The resources live
+//! in their own modules: tickets, archive, writes (conversations), ticket_update, solutions,
+//! canned, agents.
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
 use super::writes::{create_conversation, update_conversation};
-use super::{AGENT_ID, Shared, to_value};
+use super::{Shared, agents, archive, canned, solutions, ticket_update, tickets};
 
 /// A response before the rate-limit headers are added.
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
-    /// Replaces the JSON body (malformed-JSON fault).
+    /// Replaces the JSON body (malformed-JSON fault, empty 404s, a proxy's HTML page).
     pub raw: Option<String>,
     pub link: Option<String>,
     pub location: Option<String>,
+    /// `Allow` of a 405.
+    pub allow: Option<&'static str>,
+    /// Not Freshdesk's answer but a proxy's (a lost response): HTML, no Freshdesk headers.
+    pub proxy: bool,
 }
 
 impl Reply {
@@ -29,6 +32,25 @@ impl Reply {
             raw: None,
             link: None,
             location: None,
+            allow: None,
+            proxy: false,
+        }
+    }
+
+    /// An empty body (`head 404`, a 204).
+    pub fn empty(status: StatusCode) -> Self {
+        Self {
+            raw: Some(String::new()),
+            ..Self::new(status, Value::Null)
+        }
+    }
+
+    /// What a gateway in front of Freshdesk answers when the upstream response is lost.
+    pub fn bad_gateway() -> Self {
+        Self {
+            raw: Some("<html><body><h1>502 Bad Gateway</h1></body></html>".into()),
+            proxy: true,
+            ..Self::new(StatusCode::BAD_GATEWAY, Value::Null)
         }
     }
 
@@ -37,10 +59,17 @@ impl Reply {
         let mut response = Response::new(axum::body::Body::from(text));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
+        if self.proxy {
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            return response;
+        }
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        if let Some(allow) = self.allow {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
         headers.insert("x-ratelimit-total", HeaderValue::from(total));
         headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
         headers.insert("x-ratelimit-used-currentrequest", HeaderValue::from(used));
@@ -65,11 +94,38 @@ pub fn validation(field: &str, message: &str, code: &str) -> Reply {
     )
 }
 
-pub fn not_found() -> Reply {
+/// Several field errors in one 400, as Freshdesk reports them.
+pub fn validation_errors(errors: Vec<Value>) -> Reply {
     Reply::new(
-        StatusCode::NOT_FOUND,
-        json!({"code": "not_found", "message": "The requested resource could not be found"}),
+        StatusCode::BAD_REQUEST,
+        json!({"description": "Validation failed", "errors": errors}),
     )
+}
+
+/// A 404 with an empty body: Rails' `head(404)` in the public API (SRC `TicketConcern`,
+/// research id 15815485599; `log_and_render_404` for archived ids).
+pub fn not_found() -> Reply {
+    Reply::empty(StatusCode::NOT_FOUND)
+}
+
+/// 403 for a key without the privilege (DOC L373; body OBSERVED on Freshservice, research §5).
+pub fn access_denied() -> Reply {
+    Reply::new(
+        StatusCode::FORBIDDEN,
+        json!({"code": "access_denied", "message": "You are not authorized to perform this action."}),
+    )
+}
+
+/// 405 with `Allow` (e.g. `render_405_error(['GET'])` for spam/deleted tickets).
+pub fn method_not_allowed(allow: &'static str, fired: &Method) -> Reply {
+    Reply {
+        allow: Some(allow),
+        ..Reply::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"code": "method_not_allowed",
+                   "message": format!("{allow} method is allowed. {fired} method is not allowed for this resource")}),
+        )
+    }
 }
 
 /// Credits: list 1 + 2 per include, view 1 + 1 per include, everything else 1.
@@ -83,6 +139,7 @@ pub fn credit_cost(method: &Method, path: &str, pairs: &[(String, String)]) -> u
     match (method, segments.as_slice()) {
         (&Method::GET, ["api", "v2", "tickets"]) => 1 + 2 * includes,
         (&Method::GET, ["api", "v2", "tickets", _]) => 1 + includes,
+        (&Method::GET, ["api", "v2", "tickets", "archived", _]) => 1 + includes,
         _ => 1,
     }
 }
@@ -123,7 +180,7 @@ fn base64_decode(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -132,7 +189,7 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// `page`/`per_page` validation shared by every list.
 #[allow(clippy::result_large_err)] // a test helper: an early HTTP reply, not an error path
-fn paging(pairs: &[(String, String)]) -> Result<(usize, usize), Reply> {
+pub fn paging(pairs: &[(String, String)]) -> Result<(usize, usize), Reply> {
     let page = match param(pairs, "page") {
         None => 1,
         Some(raw) => raw
@@ -165,7 +222,7 @@ fn paging(pairs: &[(String, String)]) -> Result<(usize, usize), Reply> {
 }
 
 /// One page of `items`, with a `Link` to the next page when more remain.
-fn paginate(
+pub fn paginate(
     items: Vec<Value>,
     pairs: &[(String, String)],
     headers: &HeaderMap,
@@ -197,195 +254,6 @@ fn paginate(
     reply
 }
 
-fn parse_since(raw: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Some(t.with_timezone(&Utc));
-    }
-    if let Ok(t) = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S") {
-        return Some(t.and_utc());
-    }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc())
-}
-
-const LIST_PARAMS: &[&str] = &[
-    "filter",
-    "requester_id",
-    "email",
-    "unique_external_id",
-    "company_id",
-    "updated_since",
-    "order_by",
-    "order_type",
-    "include",
-    "page",
-    "per_page",
-];
-
-fn list_tickets(
-    shared: &Shared,
-    pairs: &[(String, String)],
-    headers: &HeaderMap,
-    path: &str,
-) -> Reply {
-    if let Some((k, _)) = pairs
-        .iter()
-        .find(|(k, _)| !LIST_PARAMS.contains(&k.as_str()))
-    {
-        return Reply::new(
-            StatusCode::BAD_REQUEST,
-            json!({"field": k, "message": "Unexpected/invalid field in request", "code": "invalid_field"}),
-        );
-    }
-    let includes: BTreeSet<&str> = param(pairs, "include")
-        .map(|v| v.split(',').collect())
-        .unwrap_or_default();
-    if includes
-        .iter()
-        .any(|i| !["stats", "requester", "description"].contains(i))
-    {
-        return validation(
-            "include",
-            "It should be one of these values: 'stats,requester,description'",
-            "invalid_value",
-        );
-    }
-    let filter = param(pairs, "filter");
-    if filter.is_some_and(|f| !["new_and_my_open", "watching", "spam", "deleted"].contains(&f)) {
-        return validation(
-            "filter",
-            "It should be one of these values: 'new_and_my_open,watching,spam,deleted'",
-            "invalid_value",
-        );
-    }
-    let since = match param(pairs, "updated_since") {
-        Some(raw) => match parse_since(raw) {
-            Some(t) => Some(t),
-            None => {
-                return validation(
-                    "updated_since",
-                    "It should be in the 'combined date and time ISO8601' format",
-                    "invalid_value",
-                );
-            }
-        },
-        None => None,
-    };
-    if let Ok((page, _)) = paging(pairs)
-        && page > shared.config.max_pages as usize
-    {
-        let message = format!(
-            "You cannot access tickets beyond the {}th page. Please provide a smaller page number.",
-            shared.config.max_pages
-        );
-        return validation("page", &message, "invalid_value");
-    }
-    let order_by = param(pairs, "order_by").unwrap_or("created_at");
-    let descending = param(pairs, "order_type").unwrap_or("desc") != "asc";
-    let data = shared.data.lock().unwrap_or_else(|e| e.into_inner());
-    let thirty_days_ago = Utc::now() - chrono::Duration::days(30);
-    let mut tickets: Vec<_> = data
-        .tickets
-        .values()
-        .filter(|t| match filter {
-            Some("spam") => t.spam,
-            Some("deleted") => t.deleted,
-            _ => !t.spam && !t.deleted,
-        })
-        // Without updated_since only tickets created in the last 30 days are listed.
-        .filter(|t| since.map_or(t.created_at >= thirty_days_ago, |s| t.updated_at >= s))
-        .collect();
-    tickets.sort_by(|a, b| {
-        let key = |t: &deskdraft::domain::Ticket| match order_by {
-            "updated_at" => t.updated_at,
-            _ => t.created_at,
-        };
-        let by = if order_by == "status" {
-            a.status.cmp(&b.status)
-        } else {
-            key(a).cmp(&key(b))
-        };
-        let by = if descending { by.reverse() } else { by };
-        by.then(a.id.cmp(&b.id))
-    });
-    let items = tickets
-        .into_iter()
-        .map(|t| {
-            let mut value = to_value(t);
-            if let Some(object) = value.as_object_mut() {
-                object.remove("conversations");
-                if !includes.contains("description") {
-                    object.remove("description");
-                    object.remove("description_text");
-                }
-            }
-            value
-        })
-        .collect();
-    drop(data);
-    paginate(items, pairs, headers, path)
-}
-
-fn solutions(
-    shared: &Shared,
-    segments: &[&str],
-    pairs: &[(String, String)],
-    headers: &HeaderMap,
-    path: &str,
-) -> Reply {
-    let data = shared.data.lock().unwrap_or_else(|e| e.into_inner());
-    let stamp = "2018-01-01T00:00:00Z";
-    let category_of = |a: &deskdraft::domain::Article| a.category_id.unwrap_or(1);
-    let folder_of = |a: &deskdraft::domain::Article| a.folder_id.unwrap_or(1);
-    let items: Vec<Value> = match segments {
-        ["categories"] => {
-            let ids: BTreeSet<i64> = data.articles.iter().map(category_of).collect();
-            ids.into_iter()
-                .map(|id| json!({"id": id, "name": format!("Category {id}"), "description": null, "created_at": stamp, "updated_at": stamp}))
-                .collect()
-        }
-        ["categories", id, "folders"] => {
-            let Ok(category) = id.parse::<i64>() else {
-                return not_found();
-            };
-            let in_category: Vec<_> = data
-                .articles
-                .iter()
-                .filter(|a| category_of(a) == category)
-                .collect();
-            if in_category.is_empty() {
-                return not_found();
-            }
-            let ids: BTreeSet<i64> = in_category.iter().map(|a| folder_of(a)).collect();
-            ids.into_iter()
-                .map(|id| {
-                    let count = in_category.iter().filter(|a| folder_of(a) == id).count();
-                    json!({"id": id, "name": format!("Folder {id}"), "description": null, "visibility": 1,
-                           "category_id": category, "parent_folder_id": null, "articles_count": count,
-                           "sub_folders_count": 0, "created_at": stamp, "updated_at": stamp})
-                })
-                .collect()
-        }
-        ["folders", _, "subfolders"] => Vec::new(),
-        ["folders", id, "articles"] => {
-            let Ok(folder) = id.parse::<i64>() else {
-                return not_found();
-            };
-            data.articles
-                .iter()
-                .filter(|a| folder_of(a) == folder)
-                .map(to_value)
-                .collect()
-        }
-        // No translations in the stand-in's account.
-        _ => return not_found(),
-    };
-    drop(data);
-    paginate(items, pairs, headers, path)
-}
-
 /// Dispatches an authorised request.
 pub fn route(
     shared: &Shared,
@@ -399,54 +267,47 @@ pub fn route(
         return not_found();
     };
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    let id = |s: &str| s.parse::<i64>().ok();
     match (method, segments.as_slice()) {
-        (&Method::GET, ["tickets"]) => list_tickets(shared, pairs, headers, path),
-        (&Method::GET, ["tickets", raw]) => {
-            let data = shared.data.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(ticket) = id(raw).and_then(|i| data.tickets.get(&i)) else {
-                return not_found();
-            };
-            let mut value = to_value(ticket);
-            if let Some(object) = value.as_object_mut() {
-                if param(pairs, "include") == Some("conversations") {
-                    let first: Vec<Value> =
-                        ticket.conversations.iter().take(10).map(to_value).collect();
-                    object.insert("conversations".into(), Value::Array(first));
-                } else {
-                    object.remove("conversations");
-                }
-            }
-            Reply::new(StatusCode::OK, value)
+        (&Method::GET, ["tickets"]) => tickets::list_tickets(shared, pairs, headers, path),
+        (_, ["tickets", "archived", rest @ ..]) => {
+            archive::route(shared, method, rest, pairs, headers, path)
+        }
+        (&Method::GET, ["tickets", raw]) => tickets::view_ticket(shared, raw, pairs),
+        (&Method::PUT, ["tickets", raw]) => {
+            ticket_update::update_ticket(shared, raw, headers, body)
         }
         (&Method::GET, ["tickets", raw, "conversations"]) => {
-            let data = shared.data.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(ticket) = id(raw).and_then(|i| data.tickets.get(&i)) else {
-                return not_found();
-            };
-            let items = ticket.conversations.iter().map(to_value).collect();
-            drop(data);
-            paginate(items, pairs, headers, path)
+            tickets::conversations(shared, raw, pairs, headers, path)
         }
-        (&Method::POST, ["tickets", raw, kind @ ("notes" | "reply")]) => match id(raw) {
-            Some(ticket_id) => {
+        (&Method::POST, ["tickets", raw, kind @ ("notes" | "reply")]) => match raw.parse() {
+            Ok(ticket_id) => {
                 create_conversation(shared, ticket_id, headers, body, *kind == "notes")
             }
-            None => not_found(),
+            Err(_) => not_found(),
         },
-        (&Method::PUT, ["conversations", raw]) => match id(raw) {
-            Some(conversation_id) => update_conversation(shared, conversation_id, body),
-            None => not_found(),
+        (&Method::PUT, ["conversations", raw]) => match raw.parse() {
+            Ok(conversation_id) => update_conversation(shared, conversation_id, body),
+            Err(_) => not_found(),
         },
-        (&Method::GET, ["agents", "me"]) => Reply::new(
-            StatusCode::OK,
-            json!({"id": AGENT_ID, "available": true, "occasional": false, "signature": null, "ticket_scope": 1,
-                   "group_ids": [], "role_ids": [1], "type": "support_agent", "created_at": "2018-01-01T00:00:00Z",
-                   "updated_at": "2018-01-01T00:00:00Z",
-                   "contact": {"active": true, "email": "agent@stand-in.example", "name": "Stand-in Agent", "language": "en"}}),
-        ),
-        (&Method::GET, ["solutions", rest @ ..]) => solutions(shared, rest, pairs, headers, path),
-        (_, ["tickets" | "conversations" | "agents" | "solutions", ..]) => Reply::new(
+        (&Method::GET, ["agents", rest @ ..]) => agents::route(shared, rest, pairs, headers, path),
+        (&Method::GET, ["canned_response_folders" | "canned_responses", ..]) => {
+            canned::route(shared, &segments, pairs, headers, path)
+        }
+        (&Method::GET, ["solutions", rest @ ..]) => {
+            solutions::solutions(shared, rest, pairs, headers, path)
+        }
+        (
+            _,
+            [
+                "tickets"
+                | "conversations"
+                | "agents"
+                | "solutions"
+                | "canned_response_folders"
+                | "canned_responses",
+                ..,
+            ],
+        ) => Reply::new(
             StatusCode::METHOD_NOT_ALLOWED,
             json!({"code": "method_not_allowed", "message": "Method not allowed for this resource"}),
         ),
