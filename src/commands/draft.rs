@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::app::Components;
 use crate::config::Config;
 use crate::domain::Ticket;
+use crate::draft::thread::awaiting_message;
 use crate::draft::{Draft, DraftKind, DraftRequest};
 use crate::errors::CommandError;
 use crate::helpdesk::bundle::Bundle;
@@ -81,11 +82,15 @@ pub async fn run_draft(
             AsOf::Default | AsOf::Now => None,
             AsOf::At(at) => Some(at),
         };
-        drafts.push(
-            drafter
-                .draft(&DraftRequest::from_ticket(ticket, cutoff))
-                .await?,
-        );
+        // A live ticket is drafted for the customer message awaiting an answer (a follow-up is
+        // drafted from the whole thread); a replayed one as the agent first saw it.
+        let request = match awaiting_message(ticket) {
+            Some(message) if !replay && cutoff.is_none() => {
+                DraftRequest::for_message(ticket, message)
+            }
+            _ => DraftRequest::from_ticket(ticket, cutoff),
+        };
+        drafts.push(drafter.draft(&request).await?);
     }
     Ok(drafts)
 }

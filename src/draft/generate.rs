@@ -286,13 +286,17 @@ fn check_answer(
         penalty *= 0.7;
         flags.push("the reply cites no retrieved source: check every statement".to_string());
     }
+    // Agents-only sources inform the reply but lend it no link.
     let cited_text: String = cited
         .iter()
         .map(|s| {
             format!(
                 "{} {} {}\n",
                 s.title,
-                s.url.as_deref().unwrap_or(""),
+                s.url
+                    .as_deref()
+                    .filter(|_| is_linkable(s) || s.source_type == SourceType::Case)
+                    .unwrap_or(""),
                 source_text(s)
             )
         })
@@ -304,26 +308,11 @@ fn check_answer(
         .filter_map(|s| s.url.clone())
         .chain(extract_urls(&cited_text))
         .collect();
-    let internal_urls: Vec<&str> = shown
-        .iter()
-        .filter(|s| s.source_type == SourceType::Article && !is_linkable(s))
-        .filter_map(|s| s.url.as_deref())
-        .collect();
     for url in extract_urls(&reply) {
-        let internal = internal_urls
+        let known = allowed_urls
             .iter()
-            .any(|internal| internal.eq_ignore_ascii_case(&url));
-        let known = !internal
-            && allowed_urls
-                .iter()
-                .any(|allowed| allowed.eq_ignore_ascii_case(&url));
-        if internal {
-            penalty *= 0.8;
-            reply = reply.replace(&url, "[link removed]");
-            flags.push(format!(
-                "removed a link to an agents-only article customers cannot open: {url}"
-            ));
-        } else if !known {
+            .any(|allowed| allowed.eq_ignore_ascii_case(&url));
+        if !known {
             penalty *= 0.8;
             reply = reply.replace(&url, "[link removed]");
             flags.push(format!("removed a link no cited source contains: {url}"));

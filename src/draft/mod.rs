@@ -183,9 +183,23 @@ impl Drafter {
             now,
         )
         .await?;
+        scrub_agent_only_links(&mut draft, &self.retriever.catalog);
         draft.retrieval_millis = retrieval_millis;
         draft.generation_millis = generation_started.elapsed().as_secs_f64() * 1e3;
         Ok(draft)
+    }
+}
+
+/// Removes links to agents-only articles from the reply text, wherever they came from (a reused
+/// past answer that linked one before its folder was restricted, or the model), and says so.
+pub fn scrub_agent_only_links(draft: &mut Draft, catalog: &crate::retrieve::ArticleCatalog) {
+    for url in crate::ingest::clean::extract_urls(&draft.text) {
+        if catalog.links_to_agent_only(&url) {
+            draft.text = draft.text.replace(&url, "[link removed]");
+            draft.flags.push(format!(
+                "removed a link to an agents-only article customers cannot open: {url}"
+            ));
+        }
     }
 }
 

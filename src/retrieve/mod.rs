@@ -93,6 +93,8 @@ pub struct RetrievalResult {
 #[derive(Debug, Clone, Default)]
 pub struct ArticleCatalog {
     articles: HashMap<i64, RetrievedSource>,
+    /// Normalised URLs of agents-only articles: a link to one never reaches a customer.
+    agent_only_urls: std::collections::HashSet<String>,
     /// When each article was linked by a resolved case (sorted), for a leak-free popularity prior.
     link_times: HashMap<i64, Vec<DateTime<Utc>>>,
 }
@@ -125,6 +127,12 @@ impl ArticleCatalog {
                 },
             );
         }
+        let agent_only_urls = articles
+            .values()
+            .filter(|a| a.agent_only)
+            .filter_map(|a| a.url.as_deref())
+            .map(crate::ingest::cases::normalize_url)
+            .collect();
         let mut link_times: HashMap<i64, Vec<DateTime<Utc>>> = HashMap::new();
         for (_, payload) in store.scroll_payloads(SourceType::Case).await? {
             if payload.chunk_number != 0 {
@@ -142,8 +150,19 @@ impl ArticleCatalog {
         }
         Ok(Self {
             articles,
+            agent_only_urls,
             link_times,
         })
+    }
+
+    /// Whether `url` points to an agents-only article (by its URL, or by the Freshdesk article
+    /// id in a portal link).
+    pub fn links_to_agent_only(&self, url: &str) -> bool {
+        self.agent_only_urls
+            .contains(&crate::ingest::cases::normalize_url(url))
+            || crate::ingest::cases::freshdesk_article_id(url)
+                .and_then(|id| self.articles.get(&id))
+                .is_some_and(|article| article.agent_only)
     }
 
     /// How many resolved cases created before `as_of` linked this article (all, without `as_of`).
@@ -167,6 +186,29 @@ impl ArticleCatalog {
 
     pub fn is_empty(&self) -> bool {
         self.articles.is_empty()
+    }
+}
+
+/// Cosine similarity from which a canned response is close enough to the question to list.
+const CANNED_RESPONSE_MIN_SIMILARITY: f32 = 0.5;
+
+/// Canned responses have no track record and no case links them, so articles that similar cases
+/// resolved outrank them even when one answers the question word for word. The closest canned
+/// response that matches well joins the knowledge listed (after the articles it does not
+/// displace), so the team's approved answer is always among the sources when there is one.
+fn include_best_canned_response(knowledge: &mut Vec<RetrievedSource>, direct: &[RetrievedSource]) {
+    let listed = |c: &RetrievedSource| {
+        knowledge
+            .iter()
+            .any(|k| k.source_type == c.source_type && k.id == c.id)
+    };
+    let best = direct
+        .iter()
+        .filter(|d| d.source_type == SourceType::CannedResponse)
+        .filter(|d| d.similarity >= CANNED_RESPONSE_MIN_SIMILARITY)
+        .max_by(|a, b| a.similarity.total_cmp(&b.similarity));
+    if let Some(canned) = best.filter(|c| !listed(c)) {
+        knowledge.push(canned.clone());
     }
 }
 
@@ -270,10 +312,11 @@ impl Retriever {
             },
         );
         cases.truncate(self.config.max_cases);
-        let articles = articles
+        let mut articles: Vec<RetrievedSource> = articles
             .into_iter()
             .take(self.config.max_articles)
             .collect();
+        include_best_canned_response(&mut articles, &direct_articles);
         Ok(RetrievalResult {
             cases,
             articles,

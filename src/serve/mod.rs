@@ -33,6 +33,7 @@ use crate::store::VectorStore;
 pub use auth::{REVIEW_TOKEN_ENV, Secret, WEBHOOK_SECRET_ENV};
 pub use locks::TicketLocks;
 pub use metrics::ServeMetrics;
+pub use ops::ReadinessProbe;
 
 /// Everything the handlers and workers share (`Arc<dyn Trait>` at every seam).
 #[derive(Clone)]
@@ -52,9 +53,8 @@ pub struct ServeState {
     pub job_signal: Arc<tokio::sync::Notify>,
     /// Held around every check-then-post on a ticket.
     pub ticket_locks: Arc<TicketLocks>,
-    /// The last direct Freshdesk check of `/readyz` (when no recent call tells): at most one a
-    /// minute.
-    pub freshdesk_probe: Arc<tokio::sync::Mutex<Option<(std::time::Instant, bool)>>>,
+    /// `/readyz`'s view of Freshdesk: at most one call of its own a minute.
+    pub freshdesk_probe: Arc<ReadinessProbe>,
 }
 
 /// The HTTP routes.

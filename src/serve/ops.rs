@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::ServeState;
+use crate::helpdesk::freshdesk::RecentHealth;
 
 pub async fn healthz() -> Response {
     (StatusCode::OK, "ok").into_response()
@@ -19,26 +20,56 @@ pub async fn healthz() -> Response {
 /// `/readyz` may ask Freshdesk itself when none did.
 const FRESHDESK_EVIDENCE_WINDOW: Duration = Duration::from_secs(60);
 
-/// Whether Freshdesk answers: judged from the calls the service made in the last minute, else
-/// from one `GET /agents/me` (1 credit), made at most once a minute however often this is
-/// polled.
-async fn freshdesk_ready(state: &ServeState) -> bool {
-    let window = chrono::Duration::from_std(FRESHDESK_EVIDENCE_WINDOW).unwrap_or_default();
-    if let Some(calls) = &state.freshdesk_calls
-        && let Some(healthy) = calls
-            .recent_health()
-            .healthy_within(window, chrono::Utc::now())
-    {
-        return healthy;
+/// Whether Freshdesk answers, at most one call of its own per window: the calls the service
+/// made anyway decide when there are recent ones; otherwise one check is made and its answer
+/// kept for the window, however often readiness is polled.
+#[derive(Debug)]
+pub struct ReadinessProbe {
+    window: Duration,
+    last_check: tokio::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+impl Default for ReadinessProbe {
+    fn default() -> Self {
+        Self::new(FRESHDESK_EVIDENCE_WINDOW)
     }
-    let mut probe = state.freshdesk_probe.lock().await;
-    if let Some((at, healthy)) = *probe
-        && at.elapsed() < FRESHDESK_EVIDENCE_WINDOW
-    {
-        return healthy;
+}
+
+impl ReadinessProbe {
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            last_check: tokio::sync::Mutex::new(None),
+        }
     }
-    let answer = tokio::time::timeout(Duration::from_secs(10), state.read.check_access()).await;
-    let healthy = match answer {
+
+    /// `recent`: what the service's own calls say; `check`: one call of our own.
+    pub async fn ready<F: std::future::Future<Output = bool>>(
+        &self,
+        recent: Option<RecentHealth>,
+        check: impl FnOnce() -> F,
+    ) -> bool {
+        let window = chrono::Duration::from_std(self.window).unwrap_or_default();
+        if let Some(healthy) =
+            recent.and_then(|health| health.healthy_within(window, chrono::Utc::now()))
+        {
+            return healthy;
+        }
+        let mut last = self.last_check.lock().await;
+        if let Some((at, healthy)) = *last
+            && at.elapsed() < self.window
+        {
+            return healthy;
+        }
+        let healthy = check().await;
+        *last = Some((Instant::now(), healthy));
+        healthy
+    }
+}
+
+/// One `GET /agents/me` (1 credit) with a 10 s limit; failures are logged, not shown.
+async fn check_freshdesk(state: &ServeState) -> bool {
+    match tokio::time::timeout(Duration::from_secs(10), state.read.check_access()).await {
         Ok(Ok(())) => true,
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: Freshdesk check failed");
@@ -48,9 +79,7 @@ async fn freshdesk_ready(state: &ServeState) -> bool {
             tracing::warn!("readiness: Freshdesk check timed out after 10 s");
             false
         }
-    };
-    *probe = Some((Instant::now(), healthy));
-    healthy
+    }
 }
 
 /// 200 only when the store, the queue and Freshdesk answer. Anyone may call it, so the body
@@ -64,7 +93,11 @@ pub async fn readyz(State(state): State<ServeState>) -> Response {
     if let Err(error) = &queue {
         tracing::warn!(%error, "readiness: the job queue does not answer");
     }
-    let freshdesk = freshdesk_ready(&state).await;
+    let recent = state.freshdesk_calls.as_ref().map(|c| c.recent_health());
+    let freshdesk = state
+        .freshdesk_probe
+        .ready(recent, || check_freshdesk(&state))
+        .await;
     let ready = store.is_ok() && queue.is_ok() && freshdesk;
     let word = |ok: bool| if ok { "ok" } else { "unavailable" };
     let body = json!({
@@ -87,4 +120,47 @@ pub async fn metrics(State(state): State<ServeState>) -> Response {
         .metrics
         .render(&depth, state.freshdesk_calls.as_deref());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn sixty_polls_a_minute_cost_at_most_one_check_and_recent_calls_cost_none() {
+        let probe = ReadinessProbe::new(Duration::from_secs(60));
+        let checks = AtomicUsize::new(0);
+        for _ in 0..60 {
+            let ready = probe
+                .ready(None, || async {
+                    checks.fetch_add(1, Ordering::Relaxed);
+                    true
+                })
+                .await;
+            assert!(ready);
+        }
+        assert_eq!(checks.load(Ordering::Relaxed), 1);
+
+        // Recent calls decide alone, in both directions.
+        let fresh = ReadinessProbe::new(Duration::from_secs(60));
+        let now = chrono::Utc::now();
+        let failing = RecentHealth {
+            last_healthy: Some(now - chrono::Duration::seconds(20)),
+            last_unhealthy: Some(now - chrono::Duration::seconds(5)),
+        };
+        let never = || async { panic!("no call of its own when recent calls tell") };
+        assert!(!fresh.ready(Some(failing), never).await);
+        let healthy = RecentHealth {
+            last_healthy: Some(now),
+            last_unhealthy: Some(now - chrono::Duration::seconds(5)),
+        };
+        assert!(fresh.ready(Some(healthy), never).await);
+        // Evidence older than the window does not count: one check is made.
+        let stale = RecentHealth {
+            last_healthy: Some(now - chrono::Duration::minutes(5)),
+            last_unhealthy: None,
+        };
+        assert!(!fresh.ready(Some(stale), || async { false }).await);
+    }
 }

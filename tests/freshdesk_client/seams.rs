@@ -249,7 +249,6 @@ async fn agents_are_found_by_email_with_an_admin_key() {
 /// the live list (order by `updated_at`, restart from the newest seen), not by following
 /// `Link` into the 400 past the last page.
 #[tokio::test]
-#[ignore = "client bug (src/helpdesk/freshdesk/reader.rs removed_ticket_ids): follows Link past the page cap and fails with a 400"]
 async fn trash_lists_longer_than_the_page_cap_are_read_completely() {
     let mut bundle = synthetic_bundle(5, 0, 0..0);
     for ticket in &mut bundle.tickets {

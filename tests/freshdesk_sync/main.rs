@@ -156,9 +156,10 @@ fn expected_case_keys(bundle: &Bundle) -> BTreeSet<String> {
         .collect()
 }
 
-/// The least a complete read can cost: `agents/me`, the ticket list pages, the knowledge-base
-/// walk (categories, folders per category, article pages per folder) and one conversations
-/// call per resolved ticket.
+/// The least a complete first read can cost: `agents/me`, the ticket list pages, the
+/// knowledge-base walk (categories, folders per category, article pages per folder), the
+/// canned-response folders, one conversations call per resolved ticket, and the archive
+/// discovery: the trash and spam lists (a page each) and one probe per id the list leaves out.
 fn call_floor(bundle: &Bundle) -> usize {
     let pages = |n: usize| n.div_ceil(100).max(1);
     let mut folders_by_category: BTreeMap<i64, BTreeMap<i64, usize>> = BTreeMap::new();
@@ -181,7 +182,10 @@ fn call_floor(bundle: &Bundle) -> usize {
         .iter()
         .filter(|t| t.status().is_resolved())
         .count();
-    1 + pages(bundle.tickets.len()) + walk + resolved
+    let highest_id = bundle.tickets.iter().map(|t| t.id).max().unwrap_or(0) as usize;
+    let gaps = highest_id - bundle.tickets.len();
+    let archive_discovery = if gaps > 0 { 2 + gaps } else { 0 };
+    1 + pages(bundle.tickets.len()) + walk + 1 + resolved + archive_discovery
 }
 
 /// Requests sent while a `Retry-After` from an earlier 429 was still running.
@@ -375,4 +379,5 @@ async fn a_sync_killed_halfway_resumes_without_refetching_its_work() {
     assert_eq!(stats["points"]["points"].as_u64(), Some(chunks), "{stats}");
 }
 
+mod archive_and_knowledge;
 mod lifecycle_auth_and_export;

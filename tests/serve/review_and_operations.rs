@@ -175,8 +175,12 @@ async fn the_review_page_signs_in_approves_with_an_edit_and_rejects_in_chromium(
     );
 
     let ticket_id: i64 = first_ticket.as_str().unwrap().parse().unwrap();
-    let ticket = stand_in.ticket(ticket_id).unwrap();
-    let replies: Vec<_> = ticket.conversations.iter().filter(|c| !c.private).collect();
+    // The approval is recorded at once and sent by a worker.
+    wait_until("the approved reply", Duration::from_secs(60), || {
+        !public_replies(&stand_in, ticket_id).is_empty()
+    })
+    .await;
+    let replies = public_replies(&stand_in, ticket_id);
     assert_eq!(replies.len(), 1);
     assert!(
         replies[0].body.contains("Edited in the browser."),
