@@ -47,6 +47,37 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The longest wait a server can impose through `Retry-After`: a larger (or infinite) value is
+/// read as this, so no header can overflow a timer or park a task for years.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// A `Retry-After` header value: delta-seconds (fractions tolerated, as some servers send) or an
+/// HTTP date. Negative waits are no wait; `inf`, `1e20` and dates far ahead are
+/// [`MAX_RETRY_AFTER`]; anything else unreadable (`NaN`, text) is `None`.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return clamp_seconds(seconds);
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let seconds = (date.to_utc() - chrono::Utc::now()).num_milliseconds() as f64 / 1e3;
+    clamp_seconds(seconds)
+}
+
+/// OpenAI's `retry-after-ms`: milliseconds, clamped like [`parse_retry_after`].
+pub fn parse_retry_after_millis(value: &str) -> Option<Duration> {
+    let millis = value.trim().parse::<f64>().ok()?;
+    clamp_seconds(millis / 1e3)
+}
+
+fn clamp_seconds(seconds: f64) -> Option<Duration> {
+    if seconds.is_nan() {
+        return None;
+    }
+    let bounded = seconds.clamp(0.0, MAX_RETRY_AFTER.as_secs_f64());
+    Some(Duration::try_from_secs_f64(bounded).unwrap_or(MAX_RETRY_AFTER))
+}
+
 /// The decision for one failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryDecision {
@@ -129,6 +160,29 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_retry_after_values_are_clamped_not_panics() {
+        assert_eq!(parse_retry_after("34"), Some(Duration::from_secs(34)));
+        assert_eq!(parse_retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
+        for huge in ["inf", "+inf", "1e20", "18446744073709551616", "1e308"] {
+            assert_eq!(parse_retry_after(huge), Some(MAX_RETRY_AFTER), "{huge}");
+        }
+        assert_eq!(parse_retry_after("-5"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("-inf"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("NaN"), None);
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after(""), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO),
+            "a date in the past is no wait"
+        );
+        assert_eq!(parse_retry_after("Fri, 01 Jan 9999 00:00:00 GMT"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after_millis("250"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_retry_after_millis("1e300"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after_millis("-1"), Some(Duration::ZERO));
+    }
 
     #[derive(Debug)]
     struct FakeError(ErrorClass);

@@ -181,12 +181,13 @@ fn without_url(error: reqwest::Error) -> String {
     format!("{kind}: {}", error.without_url())
 }
 
-/// `Retry-After` in seconds (or OpenAI's `retry-after-ms`).
+/// `Retry-After` (seconds or a date), or OpenAI's `retry-after-ms`, clamped by the one retry
+/// policy (`crate::retry::parse_retry_after`).
 pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok();
+    let value = |name: &str| headers.get(name)?.to_str().ok();
     value("retry-after-ms")
-        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1e3))
-        .or_else(|| value("retry-after").map(|s| Duration::from_secs_f64(s.max(0.0))))
+        .and_then(crate::retry::parse_retry_after_millis)
+        .or_else(|| value("retry-after").and_then(crate::retry::parse_retry_after))
 }
 
 pub(crate) fn classify_status(

@@ -21,11 +21,20 @@ static PHONE: Lazy<Regex> = Lazy::new(|| {
     Regex::new(r"(?:\+|\b)[0-9](?:[ \-./()]{0,2}[0-9]){7,14}\b").expect("phone pattern")
 });
 
-/// One draft's placeholders.
+/// A placeholder as the model may write it back.
+static PLACEHOLDER: Lazy<Regex> =
+    Lazy::new(|| Regex::new(r"\[(?:EMAIL|IBAN|CARD|PHONE)_[0-9]+\]").expect("placeholder pattern"));
+
+/// One draft's placeholders. Lookups both ways are hash maps, so a ticket full of identifiers
+/// costs linear time, not quadratic.
 #[derive(Debug, Default, Clone)]
 pub struct Redactor {
-    /// (placeholder, original) in the order they were assigned.
-    replaced: Vec<(String, String)>,
+    /// (kind, original) -> placeholder.
+    by_original: std::collections::HashMap<(&'static str, String), String>,
+    /// placeholder -> original.
+    by_placeholder: std::collections::HashMap<String, String>,
+    /// Placeholders assigned per kind.
+    counts: std::collections::HashMap<&'static str, usize>,
 }
 
 impl Redactor {
@@ -44,27 +53,28 @@ impl Redactor {
         })
     }
 
-    /// The model's text with placeholders turned back into the originals.
+    /// The model's text with placeholders turned back into the originals (one pass; a
+    /// placeholder we never assigned is left as written).
     pub fn restore(&self, text: &str) -> String {
-        let mut restored = text.to_string();
-        // Longest placeholder first so `[EMAIL_10]` is not mistaken for `[EMAIL_1]` + "0]".
-        let mut pairs: Vec<&(String, String)> = self.replaced.iter().collect();
-        pairs.sort_by_key(|(placeholder, _)| std::cmp::Reverse(placeholder.len()));
-        for (placeholder, original) in pairs {
-            restored = restored.replace(placeholder.as_str(), original);
-        }
-        restored
+        PLACEHOLDER
+            .replace_all(text, |found: &regex::Captures<'_>| {
+                self.by_placeholder
+                    .get(&found[0])
+                    .cloned()
+                    .unwrap_or_else(|| found[0].to_string())
+            })
+            .into_owned()
     }
 
     /// How many distinct identifiers were replaced.
     pub fn count(&self) -> usize {
-        self.replaced.len()
+        self.by_placeholder.len()
     }
 
     fn replace_all(
         &mut self,
         pattern: &Regex,
-        kind: &str,
+        kind: &'static str,
         text: &str,
         keep: impl Fn(&str) -> bool,
     ) -> String {
@@ -82,23 +92,17 @@ impl Redactor {
         out
     }
 
-    fn placeholder_for(&mut self, kind: &str, original: &str) -> String {
-        if let Some((placeholder, _)) = self
-            .replaced
-            .iter()
-            .find(|(p, o)| o == original && p.starts_with(&format!("[{kind}_")))
-        {
+    fn placeholder_for(&mut self, kind: &'static str, original: &str) -> String {
+        let key = (kind, original.to_string());
+        if let Some(placeholder) = self.by_original.get(&key) {
             return placeholder.clone();
         }
-        let number = self
-            .replaced
-            .iter()
-            .filter(|(p, _)| p.starts_with(&format!("[{kind}_")))
-            .count()
-            + 1;
+        let number = self.counts.entry(kind).or_insert(0);
+        *number += 1;
         let placeholder = format!("[{kind}_{number}]");
-        self.replaced
-            .push((placeholder.clone(), original.to_string()));
+        self.by_placeholder
+            .insert(placeholder.clone(), original.to_string());
+        self.by_original.insert(key, placeholder.clone());
         placeholder
     }
 }
@@ -160,6 +164,23 @@ mod tests {
             "short numbers stay: {redacted}"
         );
         assert_eq!(redactor.restore(&redacted), text);
+    }
+
+    #[test]
+    fn many_identifiers_get_distinct_placeholders_that_restore_exactly() {
+        let mut redactor = Redactor::new();
+        let emails: Vec<String> = (0..12).map(|i| format!("user{i}@example.com")).collect();
+        let text = emails.join(" and ");
+        let redacted = redactor.redact(&text);
+        assert_eq!(redactor.count(), 12);
+        assert!(redacted.contains("[EMAIL_1]") && redacted.contains("[EMAIL_12]"));
+        // The same value again keeps its placeholder.
+        assert_eq!(redactor.redact("user10@example.com"), "[EMAIL_11]");
+        // `[EMAIL_1]` is not a prefix match of `[EMAIL_10]`; an unknown placeholder stays.
+        assert_eq!(
+            redactor.restore("[EMAIL_10], [EMAIL_1] and [EMAIL_99]"),
+            "user9@example.com, user0@example.com and [EMAIL_99]"
+        );
     }
 
     #[test]

@@ -22,6 +22,8 @@ mod reader;
 mod solutions;
 mod transport;
 mod wire;
+
+pub use wire::{next_link, retry_after};
 mod writer;
 
 use std::sync::Arc;

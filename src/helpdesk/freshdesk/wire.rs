@@ -8,7 +8,7 @@ use url::Url;
 
 /// The `rel="next"` URL of a `Link` header, parsed leniently (spaces inside the angle brackets
 /// and around `;` occur in Freshdesk's own samples).
-pub(crate) fn next_link(headers: &HeaderMap) -> Option<Url> {
+pub fn next_link(headers: &HeaderMap) -> Option<Url> {
     for value in headers.get_all(reqwest::header::LINK) {
         let Ok(text) = value.to_str() else { continue };
         for part in text.split(',') {
@@ -30,15 +30,10 @@ pub(crate) fn next_link(headers: &HeaderMap) -> Option<Url> {
     None
 }
 
-/// `Retry-After` as delta-seconds (fractions tolerated); HTTP dates are not used by Freshdesk.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let raw = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    let seconds: f64 = raw.parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+/// `Retry-After` (Freshdesk sends delta-seconds), clamped by the one retry policy.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let raw = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    crate::retry::parse_retry_after(raw)
 }
 
 /// An integer header, matched case-insensitively (Freshdesk's docs spell `X-Ratelimit-*`).
