@@ -164,7 +164,10 @@ mod tests {
     #[test]
     fn hostile_retry_after_values_are_clamped_not_panics() {
         assert_eq!(parse_retry_after("34"), Some(Duration::from_secs(34)));
-        assert_eq!(parse_retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after(" 1.5 "),
+            Some(Duration::from_millis(1500))
+        );
         for huge in ["inf", "+inf", "1e20", "18446744073709551616", "1e308"] {
             assert_eq!(parse_retry_after(huge), Some(MAX_RETRY_AFTER), "{huge}");
         }
@@ -178,8 +181,14 @@ mod tests {
             Some(Duration::ZERO),
             "a date in the past is no wait"
         );
-        assert_eq!(parse_retry_after("Fri, 01 Jan 9999 00:00:00 GMT"), Some(MAX_RETRY_AFTER));
-        assert_eq!(parse_retry_after_millis("250"), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse_retry_after("Fri, 01 Jan 9999 00:00:00 GMT"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after_millis("250"),
+            Some(Duration::from_millis(250))
+        );
         assert_eq!(parse_retry_after_millis("1e300"), Some(MAX_RETRY_AFTER));
         assert_eq!(parse_retry_after_millis("-1"), Some(Duration::ZERO));
     }

@@ -180,15 +180,27 @@ impl<T: DeserializeOwned> JsonLines<T> {
         } else {
             Box::new(file)
         };
-        Ok(Self {
-            path: path.display().to_string(),
-            reader: Box::new(BufReader::with_capacity(1 << 16, raw)),
+        Ok(Self::from_reader(
+            &path.display().to_string(),
+            BufReader::with_capacity(1 << 16, raw),
+        ))
+    }
+
+    /// Lines from any reader; `name` is what errors call it.
+    pub fn from_reader(name: &str, reader: impl BufRead + Send + 'static) -> Self {
+        Self {
+            path: name.to_string(),
+            reader: Box::new(reader),
             line_number: 0,
             buffer: String::new(),
             _item: PhantomData,
-        })
+        }
     }
 }
+
+/// The longest line a bundle may have: a ticket with every conversation is a few hundred
+/// kilobytes at most; a longer line is a broken file, not a ticket to hold in memory.
+pub const MAX_LINE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl<T: DeserializeOwned> Iterator for JsonLines<T> {
     /// `(line number, parsed item or error)`.
@@ -198,8 +210,20 @@ impl<T: DeserializeOwned> Iterator for JsonLines<T> {
         loop {
             self.buffer.clear();
             self.line_number += 1;
-            match self.reader.read_line(&mut self.buffer) {
+            match (&mut self.reader)
+                .take(MAX_LINE_BYTES + 1)
+                .read_line(&mut self.buffer)
+            {
                 Ok(0) => return None,
+                Ok(read) if read as u64 > MAX_LINE_BYTES => {
+                    // Skip the rest of the overlong line so reading can go on after it.
+                    let _ = skip_line(&mut self.reader);
+                    return Some(Err(BundleError::InvalidLine {
+                        path: self.path.clone(),
+                        line: self.line_number,
+                        problem: format!("longer than {MAX_LINE_BYTES} bytes"),
+                    }));
+                }
                 Ok(_) => {}
                 Err(error) => {
                     return Some(Err(BundleError::InvalidLine {
@@ -221,6 +245,22 @@ impl<T: DeserializeOwned> Iterator for JsonLines<T> {
                 }),
             );
         }
+    }
+}
+
+/// Consumes input up to and including the next newline.
+fn skip_line(reader: &mut dyn BufRead) -> std::io::Result<()> {
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(());
+        }
+        if let Some(newline) = available.iter().position(|b| *b == b'\n') {
+            reader.consume(newline + 1);
+            return Ok(());
+        }
+        let length = available.len();
+        reader.consume(length);
     }
 }
 
@@ -276,6 +316,26 @@ impl BundleWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_overlong_line_is_an_error_and_reading_goes_on_after_it() {
+        let long = format!("{{\"id\": \"{}\"}}", "x".repeat(MAX_LINE_BYTES as usize));
+        let input = format!("{{\"id\": 1}}\n{long}\n{{\"id\": 3}}\nnot json\n");
+        let lines: Vec<Result<serde_json::Value, BundleError>> =
+            JsonLines::from_reader("input", std::io::Cursor::new(input.into_bytes())).collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0].as_ref().unwrap()["id"], 1);
+        let error = lines[1].as_ref().unwrap_err().to_string();
+        assert!(error.starts_with("input:2: longer than"), "{error}");
+        assert_eq!(lines[2].as_ref().unwrap()["id"], 3);
+        assert!(
+            lines[3]
+                .as_ref()
+                .unwrap_err()
+                .to_string()
+                .starts_with("input:4:")
+        );
+    }
 
     fn write(dir: &Path, name: &str, text: &str) {
         std::fs::write(dir.join(name), text).unwrap();

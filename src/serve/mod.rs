@@ -34,6 +34,7 @@ pub use auth::{REVIEW_TOKEN_ENV, Secret, WEBHOOK_SECRET_ENV};
 pub use locks::TicketLocks;
 pub use metrics::ServeMetrics;
 pub use ops::ReadinessProbe;
+pub use webhook::ticket_id_from_payload;
 
 /// Everything the handlers and workers share (`Arc<dyn Trait>` at every seam).
 #[derive(Clone)]

@@ -20,60 +20,96 @@ pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response 
 }
 
 /// The ticket id from the payload, leniently: `{"ticket_id": 11}`, `{"ticket_id": "11"}`, the
-/// "simple" wrapper `{"freshdesk_webhook": {"ticket_id": "11"}}`, `{"ticket": {"id": 11}}`; and
-/// when placeholders broke the JSON (Freshdesk does not escape them), a `"ticket_id": ...` or a
-/// `/tickets/11` URL found in the raw text.
+/// "simple" wrapper `{"freshdesk_webhook": {"ticket_id": "11"}}`, `{"ticket": {"id": 11}}`.
+///
+/// When placeholders broke the JSON (Freshdesk does not escape them, so a subject with a quote
+/// breaks it), the id is taken only from the rule's own `"ticket_id"` (or `"ticket_url"`) field:
+/// a key right after `{` or `,`. Customer text sits inside other fields' values, so it can add a
+/// second such key only by imitating one; two different ids (in broken or valid JSON) are
+/// refused rather than guessed. An id is a positive integer; 0 and negative numbers are refused.
 pub fn ticket_id_from_payload(body: &[u8]) -> Result<i64, String> {
-    static RAW_ID: Lazy<Regex> =
-        Lazy::new(|| Regex::new(r#""ticket_id"\s*:\s*"?\s*(\d{1,18})\s*"?"#).expect("id pattern"));
-    static RAW_URL: Lazy<Regex> =
-        Lazy::new(|| Regex::new(r#"/tickets/(\d{1,18})\b"#).expect("url pattern"));
     let text = String::from_utf8_lossy(body);
     if text.trim().is_empty() {
         return Err("empty body: send {\"ticket_id\": {{ticket.id}}}".into());
     }
-    let candidates: Vec<Value> = match serde_json::from_str::<Value>(&text) {
-        Ok(value) => vec![
-            value["ticket_id"].clone(),
-            value["freshdesk_webhook"]["ticket_id"].clone(),
-            value["ticket"]["id"].clone(),
-            value["id"].clone(),
-        ],
-        Err(_) => Vec::new(),
-    };
-    for candidate in candidates {
-        match candidate {
-            Value::Number(n) => {
-                if let Some(id) = n.as_i64().filter(|id| *id > 0) {
-                    return Ok(id);
+    let found = own_field_ids(&text);
+    if found.len() > 1 {
+        // Even valid JSON can carry a second key a customer's text closed a string to write
+        // (`x", "ticket_id": 5, "y": "`); JSON parsers keep one of them silently.
+        return Err(format!(
+            "the payload names several ticket ids {found:?}: send only {{\"ticket_id\": {{{{ticket.id}}}}}} \
+             (text placeholders such as the subject can carry anything the customer wrote)"
+        ));
+    }
+    if let Ok(value) = serde_json::from_str::<Value>(&text) {
+        let candidates = [
+            &value["ticket_id"],
+            &value["freshdesk_webhook"]["ticket_id"],
+            &value["ticket"]["id"],
+            &value["id"],
+        ];
+        for candidate in candidates {
+            match candidate {
+                Value::Number(n) => {
+                    return n
+                        .as_i64()
+                        .filter(|id| *id > 0)
+                        .ok_or_else(|| format!("ticket_id {n} is not a positive integer"));
                 }
-                return Err(format!("ticket_id {n} is not a positive integer"));
+                Value::String(s) => return id_from_text(s),
+                _ => {}
             }
-            Value::String(s) => {
-                let trimmed = s.trim().trim_start_matches('#');
-                if trimmed.contains("{{") {
-                    return Err(format!(
-                        "ticket_id is the unrendered placeholder {s:?}: check the automation rule's template"
-                    ));
-                }
-                return trimmed
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|id| *id > 0)
-                    .ok_or_else(|| format!("ticket_id {s:?} is not a ticket number"));
-            }
-            _ => {}
+        }
+        return Err("no ticket id in the payload: send {\"ticket_id\": {{ticket.id}}}".into());
+    }
+    match found.as_slice() {
+        [] if text.contains("{{ticket.id}}") => {
+            Err("ticket_id is the unrendered placeholder {{ticket.id}}".into())
+        }
+        [] => Err(
+            "no ticket id in the payload (which is not valid JSON): send {\"ticket_id\": {{ticket.id}}}"
+                .into(),
+        ),
+        [one, ..] => Ok(*one),
+    }
+}
+
+/// A ticket id written as text: `" 12 "`, `"#12"`.
+fn id_from_text(text: &str) -> Result<i64, String> {
+    let trimmed = text.trim().trim_start_matches('#');
+    if trimmed.contains("{{") {
+        return Err(format!(
+            "ticket_id is the unrendered placeholder {text:?}: check the automation rule's template"
+        ));
+    }
+    trimmed
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| format!("ticket_id {text:?} is not a ticket number"))
+}
+
+/// Distinct ids in `"ticket_id": N` / `"ticket_url": ".../tickets/N"` fields that sit where a
+/// key can (right after `{` or `,`), in order of appearance.
+fn own_field_ids(text: &str) -> Vec<i64> {
+    static KEYED: Lazy<Regex> = Lazy::new(|| {
+        Regex::new(
+            r#"[{,]\s*"(?:ticket_id"\s*:\s*"?\s*#?(\d{1,18})\s*"?|ticket_url"\s*:\s*"[^"]*/tickets/(\d{1,18}))"#,
+        )
+        .expect("ticket id field pattern")
+    });
+    let mut ids = Vec::new();
+    for found in KEYED.captures_iter(text) {
+        let digits = found.get(1).or_else(|| found.get(2));
+        if let Some(id) = digits
+            .and_then(|d| d.as_str().parse::<i64>().ok())
+            .filter(|id| *id > 0)
+            && !ids.contains(&id)
+        {
+            ids.push(id);
         }
     }
-    if let Some(found) = RAW_ID.captures(&text).or_else(|| RAW_URL.captures(&text)) {
-        return found[1]
-            .parse()
-            .map_err(|_| "ticket_id is out of range".to_string());
-    }
-    if text.contains("{{ticket.id}}") {
-        return Err("ticket_id is the unrendered placeholder {{ticket.id}}".into());
-    }
-    Err("no ticket id in the payload: send {\"ticket_id\": {{ticket.id}}}".into())
+    ids
 }
 
 pub async fn freshdesk_webhook(
@@ -161,19 +197,48 @@ mod tests {
             13
         );
         assert_eq!(ok(r#"{"ticket": {"id": 14}}"#), 14);
-        // Unescaped quotes in a subject break the JSON; the id is still found.
+        // Unescaped quotes in a subject break the JSON; the rule's own field still answers.
         assert_eq!(
             ok(r#"{"ticket_subject": "my "kettle"", "ticket_id": "15"}"#),
             15
         );
         assert_eq!(
-            ok(r#"{"ticket_url": "https://acme.freshdesk.com/helpdesk/tickets/16"}"#),
+            ok(r#"{"ticket_url": "https://acme.freshdesk.com/helpdesk/tickets/16", "x": "a"b"}"#),
             16
         );
         let err = |body: &str| ticket_id_from_payload(body.as_bytes()).unwrap_err();
         assert!(err(r#"{"ticket_id": "{{ticket.id}}"}"#).contains("placeholder"));
         assert!(err(r#"{"ticket_id": -3}"#).contains("positive"));
+        assert!(err(r#"{"ticket_id": 0}"#).contains("positive"));
+        assert!(err(r#"{"ticket_id": "0"}"#).contains("not a ticket number"));
         assert!(err("").contains("empty"));
         assert!(err(r#"{"subject": "hi"}"#).contains("no ticket id"));
+    }
+
+    #[test]
+    fn customer_text_never_supplies_the_ticket_id() {
+        let err = |body: &str| ticket_id_from_payload(body.as_bytes()).unwrap_err();
+        // Broken JSON whose only ids are inside a customer's text: none is taken.
+        assert!(
+            err(r#"{"ticket_subject": "see /tickets/99 and "ticket_id": 98", "x": 1"#)
+                .contains("no ticket id")
+        );
+        assert!(
+            err(r#"{"ticket_description": "<a href="https://acme.freshdesk.com/helpdesk/tickets/77">x</a>"}"#)
+                .contains("no ticket id")
+        );
+        // A customer imitating the rule's field next to the real one: refused, not guessed.
+        let both = r#"{"ticket_subject": "x", "ticket_id": 5, "y": "", "ticket_id": 41}"#;
+        assert!(err(both).contains("several ticket ids"), "{}", err(both));
+        // Valid JSON with the injected key after the rule's: a parser would keep the customer's.
+        let injected = r#"{"ticket_id": 41, "ticket_subject": "x", "ticket_id": 5, "y": ""}"#;
+        assert!(serde_json::from_str::<Value>(injected).is_ok());
+        assert!(err(injected).contains("several ticket ids"));
+        // The same id twice is no ambiguity; 0 is never an id.
+        assert_eq!(
+            ticket_id_from_payload(br#"{"ticket_id": 7, "s": "a"b", "ticket_id": 7}"#).unwrap(),
+            7
+        );
+        assert!(err(r#"{"ticket_id": 0, "s": "a"b"}"#).contains("no ticket id"));
     }
 }

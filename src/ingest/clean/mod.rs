@@ -119,11 +119,69 @@ fn should_drop(node: &Handle) -> bool {
     })
 }
 
-fn prune(node: &Handle) {
-    node.children.borrow_mut().retain(|c| !should_drop(c));
-    for child in node.children.borrow().iter() {
-        prune(child);
+/// Drops quoted and invisible elements, iteratively: a message nested thousands of levels deep
+/// must not overflow the stack.
+fn prune(root: &Handle) {
+    let mut pending = vec![root.clone()];
+    while let Some(node) = pending.pop() {
+        node.children.borrow_mut().retain(|c| !should_drop(c));
+        pending.extend(node.children.borrow().iter().cloned());
     }
+}
+
+/// The most HTML of one message that is parsed; the rest is dropped. A support message is a few
+/// kilobytes; a megabyte of markup is a pasted log, an attack, or both.
+pub const MAX_HTML_BYTES: usize = 512 * 1024;
+/// Nesting beyond which a message is not parsed as a tree but stripped of tags: the HTML parser
+/// and renderer walk the tree recursively.
+pub const MAX_HTML_NESTING: usize = 256;
+
+const VOID_ELEMENTS: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+
+/// Whether the markup may nest deeper than `limit` (an over-estimate: unclosed elements count
+/// as open, so sloppy HTML errs on the safe side).
+fn nests_deeper_than(html: &str, limit: usize) -> bool {
+    let bytes = html.as_bytes();
+    let mut depth = 0usize;
+    let mut index = 0;
+    while let Some(offset) = html[index..].find('<') {
+        let start = index + offset + 1;
+        index = start;
+        match bytes.get(start) {
+            Some(b'/') => depth = depth.saturating_sub(1),
+            Some(c) if c.is_ascii_alphabetic() => {
+                let name_end = html[start..]
+                    .find(|c: char| !c.is_ascii_alphanumeric())
+                    .map_or(html.len(), |n| start + n);
+                let name = html[start..name_end].to_ascii_lowercase();
+                let tag_end = html[start..].find('>').map(|n| start + n);
+                let self_closing = tag_end.is_some_and(|end| end > 0 && bytes[end - 1] == b'/');
+                if !VOID_ELEMENTS.contains(&name.as_str()) && !self_closing {
+                    depth += 1;
+                    if depth > limit {
+                        return true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// At most `MAX_HTML_BYTES`, cut at a character boundary.
+fn bounded(html: &str) -> &str {
+    if html.len() <= MAX_HTML_BYTES {
+        return html;
+    }
+    let mut end = MAX_HTML_BYTES;
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    &html[..end]
 }
 
 /// `scheme://www.host/path/` and `host/path` compare equal, so a link whose label is
@@ -164,13 +222,20 @@ fn render_link(label: &str, url: &str) -> String {
     }
 }
 
-/// Convert an HTML message body to readable plain text (see module docs).
+/// Convert an HTML message body to readable plain text (see module docs). Bodies are cut to
+/// [`MAX_HTML_BYTES`]; markup nested deeper than [`MAX_HTML_NESTING`] is stripped of its tags
+/// instead of parsed.
 pub fn html_to_text(html: &str) -> String {
     // Our sentinels must not come from the input, or link rewriting would misfire.
-    let html: String = html
+    let html: String = bounded(html)
         .chars()
         .filter(|c| !matches!(*c, LINK_OPEN | LINK_MID | LINK_CLOSE))
         .collect();
+    if nests_deeper_than(&html, MAX_HTML_NESTING) {
+        // A tag cut short by the size limit goes too.
+        let stripped = re("<[^>]*(?:>|$)").replace_all(&html, " ");
+        return normalize_whitespace(&html_escape::decode_html_entities(&stripped));
+    }
     let config = html2text::config::with_decorator(PlainLinks)
         .no_table_borders()
         .no_link_wrapping()
@@ -296,6 +361,37 @@ pub use reuse::{anonymize_for_reuse, strip_greeting_and_signoff};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_html_is_bounded_in_depth_and_size() {
+        // 100,000 nested elements: once a stack overflow in the recursive prune.
+        let deep = format!(
+            "{}hello{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        assert_eq!(html_to_text(&deep), "hello");
+        let deep_quote = format!("{}<b>x &amp; y</b>", "<blockquote>".repeat(30_000));
+        assert_eq!(html_to_text(&deep_quote).trim(), "x & y");
+        // Just under the limit the tree is still parsed (quotes dropped, links kept).
+        let fine = format!(
+            "{}<p>See <a href=\"https://a.example/x\">docs</a></p><blockquote>old</blockquote>{}",
+            "<div>".repeat(100),
+            "</div>".repeat(100)
+        );
+        assert_eq!(html_to_text(&fine), "See docs (https://a.example/x)");
+        // Sizes: a 5 MB body is read up to the limit, cut on a character boundary.
+        let huge = format!("<p>{}</p>", "é".repeat(2_500_000));
+        let text: String = html_to_text(&huge)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        assert!(text.len() <= MAX_HTML_BYTES, "{}", text.len());
+        assert!(text.len() > MAX_HTML_BYTES / 2, "{}", text.len());
+        assert!(text.chars().all(|c| c == 'é'));
+        assert!(!nests_deeper_than("<br><img src=x/><p>a</p>", 1));
+        assert!(nests_deeper_than("<div><div><span>", 2));
+    }
 
     #[test]
     fn html_links_blocks_and_entities() {
