@@ -127,6 +127,7 @@ async fn run() -> serde_json::Value {
         job_signal: Arc::new(tokio::sync::Notify::new()),
         ticket_locks: Arc::default(),
         freshdesk_probe: Arc::default(),
+        loop_health: Arc::default(),
     };
     let queue = state.queue.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

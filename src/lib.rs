@@ -16,6 +16,7 @@ pub mod errors;
 pub mod helpdesk;
 pub mod ingest;
 pub mod llm;
+pub mod net;
 pub mod queue;
 pub mod retrieve;
 pub mod retry;

@@ -19,8 +19,9 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
     let review_token = Secret::from_env(REVIEW_TOKEN_ENV).map_err(CommandError::Config)?;
     let freshdesk = freshdesk_from_config(&config)?;
     check_credentials(&freshdesk.reader()).await?;
-    let queue = JobQueue::open(&config.queue_path(), config.serve.max_attempts)
+    let mut queue = JobQueue::open(&config.queue_path(), config.serve.max_attempts)
         .map_err(|e| CommandError::Config(e.to_string()))?;
+    queue.lease = std::time::Duration::from_secs(config.serve.lease_seconds);
     let settings = config.serve.clone();
     let components = Components::open(config)?;
     let drafter = Arc::new(components.drafter().await?);
@@ -38,6 +39,7 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         job_signal: Arc::new(tokio::sync::Notify::new()),
         ticket_locks: Arc::default(),
         freshdesk_probe: Arc::default(),
+        loop_health: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await

@@ -371,6 +371,23 @@ impl Config {
                 "must be an http(s) URL such as https://support.acme.com",
             );
         }
+        if self.serve.lease_seconds < 2 {
+            return invalid(
+                "serve.lease_seconds",
+                "must be at least 2 (workers renew leases every third of it)",
+            );
+        }
+        if let Some(public) = self.serve.public_url.as_deref()
+            && url::Url::parse(public)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .is_none()
+        {
+            return invalid(
+                "serve.public_url",
+                "must be an http(s) URL such as https://deskdraft.acme.com",
+            );
+        }
         if freshdesk.concurrency == 0 || freshdesk.concurrency > 32 {
             return invalid("freshdesk.concurrency", "must be between 1 and 32");
         }

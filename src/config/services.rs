@@ -130,6 +130,13 @@ pub struct ServeSettings {
     pub request_timeout_seconds: u64,
     /// The job queue database. Default `<data_dir>/queue.sqlite`.
     pub queue_path: Option<PathBuf>,
+    /// How long a claimed job is reserved for its worker, in seconds; the worker renews it every
+    /// third of that while it works, so a slow model call keeps its job, and a crashed worker's
+    /// job is taken over after at most this long. Default 120.
+    pub lease_seconds: u64,
+    /// The address agents reach deskdraft at, e.g. `https://deskdraft.acme.com` (behind a TLS
+    /// proxy). With https the review page's cookies are `Secure`. Default none.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeSettings {
@@ -142,6 +149,8 @@ impl Default for ServeSettings {
             max_body_bytes: 65_536,
             request_timeout_seconds: 30,
             queue_path: None,
+            lease_seconds: 120,
+            public_url: None,
         }
     }
 }

@@ -19,7 +19,8 @@ use super::thread::ThreadTurn;
 use super::{CitedSource, Draft, DraftKind, DraftRequest, LlmUsage, cite};
 use crate::config::DraftingConfig;
 use crate::domain::SourceType;
-use crate::ingest::clean::extract_urls;
+use crate::ingest::cases::normalize_url;
+use crate::ingest::clean::{extract_bare_domains, extract_urls};
 use crate::ingest::language::detect_language;
 use crate::llm::redact::Redactor;
 use crate::llm::{ChatModel, ChatRequest, LlmError};
@@ -316,6 +317,40 @@ fn check_answer(
             penalty *= 0.8;
             reply = reply.replace(&url, "[link removed]");
             flags.push(format!("removed a link no cited source contains: {url}"));
+        }
+    }
+    // An address without a scheme is a link to a reader all the same.
+    let allowed_addresses: Vec<String> = allowed_urls
+        .iter()
+        .map(|u| normalize_url(u))
+        .chain(
+            extract_bare_domains(&cited_text)
+                .iter()
+                .map(|d| normalize_url(d)),
+        )
+        .chain(
+            extract_bare_domains(&input.request.customer_text)
+                .iter()
+                .map(|d| normalize_url(d)),
+        )
+        .collect();
+    for address in extract_bare_domains(&reply) {
+        let wanted = normalize_url(&address);
+        let host = wanted
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or(&wanted)
+            .to_string();
+        let known = allowed_addresses.iter().any(|allowed| {
+            *allowed == wanted
+                || (host == wanted && allowed.split(['/', '?', '#']).next() == Some(host.as_str()))
+        });
+        if !known {
+            penalty *= 0.8;
+            reply = reply.replace(&address, "[link removed]");
+            flags.push(format!(
+                "removed an address no cited source contains: {address}"
+            ));
         }
     }
     let lower_reply = reply.to_lowercase();

@@ -18,6 +18,10 @@ use crate::retry::RetryPolicy;
 /// Environment variable holding the embedding endpoint's key (optional for local servers).
 pub const EMBEDDING_API_KEY_ENV: &str = "DESKDRAFT_EMBEDDING_API_KEY";
 
+/// The largest answer read from an embeddings endpoint: a batch of 64 vectors of 3,072 floats
+/// as JSON text is about 4 MB.
+const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
 pub struct OpenAiCompatibleEmbedder {
     http: reqwest::Client,
     embeddings_url: url::Url,
@@ -61,10 +65,13 @@ impl OpenAiCompatibleEmbedder {
             url::Url::parse(&format!("{}/embeddings", base.trim().trim_end_matches('/'))).map_err(
                 |e| EmbedError::Permanent(format!("embedding.endpoint_url {base:?}: {e}")),
             )?;
-        let external = !matches!(
-            embeddings_url.host_str(),
-            Some("127.0.0.1" | "localhost" | "[::1]")
-        );
+        let external = !crate::net::is_loopback(&embeddings_url);
+        crate::net::check_secret_transport(
+            &embeddings_url,
+            api_key.is_some(),
+            "embedding.endpoint_url",
+        )
+        .map_err(EmbedError::Permanent)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -98,10 +105,10 @@ impl OpenAiCompatibleEmbedder {
             .map_err(|e| EmbedError::Transient(e.without_url().to_string()))?;
         let status = response.status();
         let wait = retry_after(response.headers());
-        let text = response
-            .text()
+        let body = crate::net::read_capped(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| EmbedError::Transient(e.without_url().to_string()))?;
+            .map_err(|e| EmbedError::Transient(e.to_string()))?;
+        let text = String::from_utf8_lossy(&body);
         if !status.is_success() {
             return Err(match classify_status(status, wait, &text) {
                 LlmError::RateLimited { retry_after } => EmbedError::RateLimited { retry_after },

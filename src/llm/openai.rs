@@ -21,6 +21,9 @@ use crate::retry::RetryPolicy;
 /// Environment variable holding the endpoint's API key (optional for local servers).
 pub const LLM_API_KEY_ENV: &str = "DESKDRAFT_LLM_API_KEY";
 
+/// The largest answer read from a chat endpoint: a draft is a few kilobytes of JSON.
+const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
 pub struct OpenAiCompatibleChat {
     http: reqwest::Client,
     completions_url: url::Url,
@@ -61,15 +64,9 @@ impl OpenAiCompatibleChat {
             base.trim().trim_end_matches('/')
         ))
         .map_err(|e| LlmError::Permanent(format!("llm.base_url {base:?}: {e}")))?;
-        let external = !matches!(
-            completions_url.host_str(),
-            Some("127.0.0.1" | "localhost" | "[::1]" | "::1")
-        );
-        if external && completions_url.scheme() == "http" && api_key.is_some() {
-            return Err(LlmError::Permanent(format!(
-                "llm.base_url {base:?} is plain http to another machine: the API key would travel unencrypted; use https"
-            )));
-        }
+        let external = !crate::net::is_loopback(&completions_url);
+        crate::net::check_secret_transport(&completions_url, api_key.is_some(), "llm.base_url")
+            .map_err(LlmError::Permanent)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs_f64(settings.timeout_seconds))
             .connect_timeout(Duration::from_secs(10))
@@ -129,10 +126,10 @@ impl OpenAiCompatibleChat {
         })?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let text = response
-            .text()
+        let body = crate::net::read_capped(response, MAX_RESPONSE_BYTES)
             .await
-            .map_err(|e| LlmError::Transient(without_url(e)))?;
+            .map_err(|e| LlmError::Transient(e.to_string()))?;
+        let text = String::from_utf8_lossy(&body);
         if !status.is_success() {
             return Err(classify_status(status, retry_after, &text));
         }

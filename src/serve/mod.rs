@@ -13,6 +13,7 @@ mod ops;
 mod page;
 pub mod reconcile;
 pub mod sending;
+pub mod supervise;
 mod webhook;
 pub mod worker;
 
@@ -56,6 +57,8 @@ pub struct ServeState {
     pub ticket_locks: Arc<TicketLocks>,
     /// `/readyz`'s view of Freshdesk: at most one call of its own a minute.
     pub freshdesk_probe: Arc<ReadinessProbe>,
+    /// Whether the worker loops and the reconciler are running (`/healthz`).
+    pub loop_health: Arc<supervise::LoopHealth>,
 }
 
 /// The HTTP routes.

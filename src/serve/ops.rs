@@ -12,8 +12,18 @@ use serde_json::json;
 use super::ServeState;
 use crate::helpdesk::freshdesk::RecentHealth;
 
-pub async fn healthz() -> Response {
-    (StatusCode::OK, "ok").into_response()
+/// 200 while every worker loop and the reconciler run; 503 naming the loops that are down (a
+/// loop that panicked is restarted after a pause; one that keeps dying keeps this unhealthy).
+pub async fn healthz(State(state): State<ServeState>) -> Response {
+    let down = state.loop_health.down();
+    if down.is_empty() {
+        return (StatusCode::OK, "ok").into_response();
+    }
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"healthy": false, "loops_down": down})),
+    )
+        .into_response()
 }
 
 /// How far back calls the service made anyway tell whether Freshdesk answers, and how often
@@ -116,9 +126,14 @@ pub async fn readyz(State(state): State<ServeState>) -> Response {
 
 pub async fn metrics(State(state): State<ServeState>) -> Response {
     let depth = state.queue.depth().await.unwrap_or_default();
-    let text = state
+    let mut text = state
         .metrics
         .render(&depth, state.freshdesk_calls.as_deref());
+    text.push_str(&format!(
+        "# HELP deskdraft_loop_restarts_total Worker and reconciler loops restarted after a panic.\n\
+         # TYPE deskdraft_loop_restarts_total counter\ndeskdraft_loop_restarts_total {}\n",
+        state.loop_health.restarts()
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::ServeState;
+use super::supervise::supervise;
 use super::worker::JobError;
 
 const LAST_POLL_KEY: &str = "reconciler_last_poll";
@@ -17,11 +18,20 @@ const LAST_POLL_KEY: &str = "reconciler_last_poll";
 /// reopens a ticket on a customer reply).
 const OPEN: i64 = 2;
 
-pub async fn run_reconciler(state: ServeState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let interval = state.settings.poll_interval_seconds;
-    if interval == 0 {
+/// Runs the supervised reconciler until `shutdown` flips (not at all when polling is off).
+pub async fn run_reconciler(state: ServeState, shutdown: tokio::sync::watch::Receiver<bool>) {
+    if state.settings.poll_interval_seconds == 0 {
         return;
     }
+    let health = std::sync::Arc::clone(&state.loop_health);
+    let _ = supervise("reconciler".into(), health, move || {
+        reconcile_loop(state.clone(), shutdown.clone())
+    })
+    .await;
+}
+
+async fn reconcile_loop(state: ServeState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let interval = state.settings.poll_interval_seconds;
     loop {
         if let Err(error) = reconcile_once(&state).await {
             tracing::warn!(%error, "reconciler poll failed; trying again next interval");

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::ServeState;
 use super::drafting::process_draft_job;
 use super::sending::process_send_job;
+use super::supervise::supervise;
 use crate::helpdesk::HelpdeskError;
 use crate::queue::{Job, JobKind, JobState, QueueError};
 use crate::retry::{Classify, ErrorClass, RetryPolicy};
@@ -21,6 +22,8 @@ pub enum JobError {
     Queue(#[from] QueueError),
     #[error("send job {0} names no draft")]
     MissingDraft(i64),
+    #[error("the job panicked: {0}")]
+    Panicked(String),
 }
 
 impl JobError {
@@ -56,40 +59,44 @@ pub async fn process_job(
     }
 }
 
-/// Runs `workers` loops until `shutdown` flips; a job in progress is finished first (or, if the
-/// process is killed, returned to the queue on the next start).
+/// Runs `workers` supervised worker loops until `shutdown` flips; a job in progress is
+/// finished first (or, if the process is killed, returned to the queue on the next start).
 pub async fn run_workers(state: ServeState, shutdown: tokio::sync::watch::Receiver<bool>) {
     let workers = state.settings.workers.max(1);
     let mut handles = Vec::with_capacity(workers);
-    for _ in 0..workers {
-        let state = state.clone();
-        let mut shutdown = shutdown.clone();
-        handles.push(tokio::spawn(async move {
-            let backoff = RetryPolicy::default();
-            loop {
-                if *shutdown.borrow() {
-                    return;
-                }
-                match state.queue.claim().await {
-                    Ok(Some(job)) => run_one(&state, &job, &backoff).await,
-                    Ok(None) => {
-                        // Idle: wait for a webhook, a retry coming due, or shutdown.
-                        tokio::select! {
-                            _ = state.job_signal.notified() => {}
-                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                            _ = shutdown.changed() => {}
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, "job queue unavailable");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
+    for number in 1..=workers {
+        let (state, shutdown) = (state.clone(), shutdown.clone());
+        let health = std::sync::Arc::clone(&state.loop_health);
+        handles.push(supervise(format!("worker-{number}"), health, move || {
+            worker_loop(state.clone(), shutdown.clone())
         }));
     }
     for handle in handles {
         let _ = handle.await;
+    }
+}
+
+/// One worker: claim, run, record; idle until a webhook, a retry coming due, or shutdown.
+async fn worker_loop(state: ServeState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let backoff = RetryPolicy::default();
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match state.queue.claim().await {
+            Ok(Some(job)) => run_one(&state, &job, &backoff).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = state.job_signal.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "job queue unavailable");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
 }
 
@@ -115,7 +122,13 @@ fn keep_lease(state: &ServeState, job: &Job) -> tokio::task::JoinHandle<()> {
 async fn run_one(state: &ServeState, job: &Job, backoff: &RetryPolicy) {
     let started = Instant::now();
     let renewal = keep_lease(state, job);
-    let result = process_job(state, job).await;
+    // A job that panics is a failed attempt (retried, then a dead letter), not a dead worker.
+    let result = {
+        let (state, job) = (state.clone(), job.clone());
+        tokio::spawn(async move { process_job(&state, &job).await })
+            .await
+            .unwrap_or_else(|error| Err(JobError::Panicked(error.to_string())))
+    };
     renewal.abort();
     match result {
         Ok((outcome, handled_through)) => {

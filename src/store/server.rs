@@ -152,6 +152,16 @@ impl QdrantServerStore {
         collection: &str,
         dimensions: usize,
     ) -> Result<Self, StoreError> {
+        let parsed = url::Url::parse(url).map_err(|e| StoreError::Open {
+            path: url.to_string(),
+            reason: e.to_string(),
+        })?;
+        crate::net::check_secret_transport(&parsed, api_key.is_some(), "store.url").map_err(
+            |reason| StoreError::Open {
+                path: url.to_string(),
+                reason,
+            },
+        )?;
         let client = Qdrant::from_url(url)
             .api_key(api_key)
             .skip_compatibility_check()

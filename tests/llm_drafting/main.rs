@@ -292,6 +292,38 @@ async fn an_invented_link_and_a_never_retrieved_citation_are_removed_and_flagged
     );
 }
 
+/// A written-out address without a scheme is a link to a reader all the same.
+#[tokio::test]
+async fn an_invented_address_without_a_scheme_is_removed_and_flagged() {
+    let reply = "Please reset the Wi-Fi module (hold the power button for 5 seconds), then \
+                 confirm your account at evil.example/login or www.kettleby-verify.com today.";
+    let setup = setup(
+        vec![answer(reply, &["case:101", "article:201"], 0.9)],
+        Scripted::Hang,
+        10.0,
+    )
+    .await;
+    let draft = draft_with(&setup, &english_request()).await;
+    assert!(!draft.text.contains("evil.example"), "{}", draft.text);
+    assert!(
+        !draft.text.contains("kettleby-verify.com"),
+        "{}",
+        draft.text
+    );
+    assert_eq!(
+        draft.text.matches("[link removed]").count(),
+        2,
+        "{}",
+        draft.text
+    );
+    let flags = draft.flags.join("\n");
+    assert!(flags.contains("evil.example/login"), "{flags}");
+    assert!(
+        draft.text.contains("hold the power button"),
+        "the rest stays"
+    );
+}
+
 #[tokio::test]
 async fn unsupported_refunds_and_time_frames_are_flagged() {
     let reply = "Please reset the Wi-Fi module by holding the power button for 5 seconds. We will \

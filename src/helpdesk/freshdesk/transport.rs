@@ -15,6 +15,10 @@ use super::ratelimit::AccountLimiter;
 use super::wire::{error_summary, header_u64, next_link, retry_after};
 use crate::helpdesk::HelpdeskError;
 
+/// The largest response read: a page of 100 tickets with their descriptions is a few
+/// megabytes at most.
+const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+
 /// Upper bound on pages followed through `Link` headers for one listing (a loop guard).
 const MAX_LINK_PAGES: usize = 10_000;
 
@@ -141,13 +145,9 @@ impl Inner {
         if let Some(used) = header_u64(&headers, "x-ratelimit-used-currentrequest") {
             self.metrics.add_credits(used);
         }
-        let body = response.bytes().await.map_err(|error| {
-            HelpdeskError::Transient(format!(
-                "{}: reading the response failed: {}",
-                call.endpoint,
-                describe(&error)
-            ))
-        })?;
+        let body = crate::net::read_capped(response, MAX_RESPONSE_BYTES)
+            .await
+            .map_err(|error| HelpdeskError::Transient(format!("{}: {error}", call.endpoint)))?;
         if status.is_success() {
             let value = serde_json::from_slice::<T>(&body).map_err(|e| {
                 HelpdeskError::Malformed(format!("{} returned invalid JSON: {e}", call.endpoint))

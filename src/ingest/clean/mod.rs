@@ -352,6 +352,40 @@ pub fn extract_urls(text: &str) -> Vec<String> {
     urls
 }
 
+/// Top-level domains a written-out address ends in. A closed list: `Node.js`, `v1.2` or
+/// `report.pdf` are not addresses, and a model's invented link is nearly always one of these.
+const COMMON_TLDS: &[&str] = &[
+    "com", "net", "org", "io", "co", "ai", "app", "dev", "info", "biz", "me", "us", "uk", "de",
+    "fr", "es", "it", "nl", "be", "ch", "at", "se", "no", "dk", "fi", "pl", "pt", "ie", "eu", "ca",
+    "au", "nz", "in", "jp", "cn", "ru", "br", "mx", "ly", "gl", "to", "tv", "cc", "xyz", "online",
+    "site", "shop", "store", "link", "click", "help", "support", "example", "gov", "edu",
+];
+
+static BARE_DOMAIN_RE: Lazy<Regex> = Lazy::new(|| {
+    re(
+        r"(?i)(?:^|[^@\w.\-/])((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+([a-z]{2,24})(?:[/?#][^\s<>()\x22']*)?)",
+    )
+});
+
+/// Addresses written without a scheme (`evil.example/login`, `www.acme.com`), in order of first
+/// appearance: a reader types them into a browser just the same. E-mail domains and the hosts
+/// inside http(s) URLs are not counted.
+pub fn extract_bare_domains(text: &str) -> Vec<String> {
+    let without_urls = URL_RE.replace_all(text, " ");
+    let mut found: Vec<String> = Vec::new();
+    for captures in BARE_DOMAIN_RE.captures_iter(&without_urls) {
+        let tld = captures[2].to_ascii_lowercase();
+        if !COMMON_TLDS.contains(&tld.as_str()) {
+            continue;
+        }
+        let address = trim_url(&captures[1]).to_string();
+        if !found.contains(&address) {
+            found.push(address);
+        }
+    }
+    found
+}
+
 mod history;
 mod reuse;
 
@@ -361,6 +395,17 @@ pub use reuse::{anonymize_for_reuse, strip_greeting_and_signoff};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_domains_are_found_but_not_emails_urls_or_file_names() {
+        let text = "Log in at evil.example/login or www.acme.com. Mail help@kettleby.com, \
+                    see https://kettleby.com/x, use Node.js v1.2 and open report.pdf, e.g. now.";
+        assert_eq!(
+            extract_bare_domains(text),
+            vec!["evil.example/login".to_string(), "www.acme.com".to_string()]
+        );
+        assert!(extract_bare_domains("Version 2.0 of the app, i.e. the new one").is_empty());
+    }
 
     #[test]
     fn hostile_html_is_bounded_in_depth_and_size() {
