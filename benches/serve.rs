@@ -128,6 +128,7 @@ async fn run() -> serde_json::Value {
         ticket_locks: Arc::default(),
         freshdesk_probe: Arc::default(),
         loop_health: Arc::default(),
+        login_throttle: Arc::default(),
     };
     let queue = state.queue.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -40,6 +40,7 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         ticket_locks: Arc::default(),
         freshdesk_probe: Arc::default(),
         loop_health: Arc::default(),
+        login_throttle: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -58,7 +59,9 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers = tokio::spawn(run_workers(state.clone(), stopped.clone()));
     let reconciler = tokio::spawn(run_reconciler(state.clone(), stopped.clone()));
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal());
+    // Client addresses let the sign-in throttle tell guessers apart.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     let served = server.await;
     tracing::info!("shutting down: finishing in-flight jobs");
     let _ = stop.send(true);

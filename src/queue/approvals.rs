@@ -7,6 +7,7 @@
 use rusqlite::params;
 
 use super::drafts::{DraftRecord, DraftStatus, get};
+use super::feedback::edit_distance;
 use super::{JobQueue, QueueError, database, now_ms};
 
 /// What an agent decided when approving.
@@ -67,11 +68,12 @@ impl JobQueue {
                 }
             }
             let now = now_ms();
+            let distance = edit_distance(&record.draft_text, &intent.text);
             transaction
                 .execute(
                     "UPDATE drafts SET status='sending', sent_text=?2, decided_by=?3, agent_id=?4,
                          agent_email=?5, send_status=?6, approval_started_at=?7, send_error=NULL,
-                         status_applied=0, note_updated=0
+                         status_applied=0, note_updated=0, edit_distance=?8
                      WHERE id=?1",
                     params![
                         id,
@@ -80,7 +82,8 @@ impl JobQueue {
                         intent.agent_id,
                         intent.agent_email,
                         intent.send_status,
-                        now
+                        now,
+                        distance
                     ],
                 )
                 .map_err(database)?;

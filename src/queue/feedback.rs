@@ -34,52 +34,72 @@ pub struct ProductFeedback {
     pub mean_edit_distance: Option<f64>,
 }
 
-/// Normalised Levenshtein distance over characters.
+/// The most characters of each text compared: edit distance is quadratic, and a reply longer
+/// than this is a rewrite whatever its distance.
+const EDIT_DISTANCE_MAX_CHARS: usize = 8_000;
+
+/// Normalised Levenshtein distance over characters (0 = the same text, 1 = nothing in common).
 pub fn edit_distance(a: &str, b: &str) -> f64 {
-    1.0 - strsim::normalized_levenshtein(a.trim(), b.trim())
+    let cut =
+        |text: &str| -> String { text.trim().chars().take(EDIT_DISTANCE_MAX_CHARS).collect() };
+    1.0 - strsim::normalized_levenshtein(&cut(a), &cut(b))
 }
 
 impl JobQueue {
+    /// Aggregated in SQL from the distance stored with each approval: the review page asks on
+    /// every load, and it must not recompute (or even load) every approved draft's text.
     pub async fn feedback(&self) -> Result<FeedbackStats, QueueError> {
-        let drafts = self.drafts(None).await?;
+        let rows: Vec<(String, Option<String>, u64, f64, u64)> = self
+            .with(|connection| {
+                let mut statement = connection.prepare(
+                    "SELECT status, product, COUNT(*), COALESCE(SUM(edit_distance), 0),
+                            SUM(CASE WHEN edit_distance < 1e-9 THEN 1 ELSE 0 END)
+                     FROM drafts GROUP BY status, product",
+                )?;
+                let rows = statement.query_map([], |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get::<_, i64>(2)? as u64,
+                        row.get(3)?,
+                        row.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+                    ))
+                })?;
+                rows.collect()
+            })
+            .await?;
         let mut stats = FeedbackStats::default();
-        let mut distances: Vec<f64> = Vec::new();
-        let mut per_product: BTreeMap<String, (u64, u64, Vec<f64>)> = BTreeMap::new();
-        for draft in &drafts {
-            stats.drafts += 1;
-            let product = draft.product.clone().unwrap_or_else(|| "(none)".into());
-            let entry = per_product.entry(product).or_default();
-            match draft.status {
-                DraftStatus::Pending | DraftStatus::Sending => stats.pending += 1,
-                DraftStatus::Abstained => stats.abstained += 1,
-                DraftStatus::Superseded => stats.superseded += 1,
+        let mut distance_sum = 0.0;
+        // product -> (approved, rejected, summed distance)
+        let mut per_product: BTreeMap<String, (u64, u64, f64)> = BTreeMap::new();
+        for (status, product, count, distances, unedited) in rows {
+            stats.drafts += count;
+            let entry = per_product
+                .entry(product.unwrap_or_else(|| "(none)".into()))
+                .or_default();
+            match DraftStatus::parse(&status) {
+                DraftStatus::Pending | DraftStatus::Sending => stats.pending += count,
+                DraftStatus::Abstained => stats.abstained += count,
+                DraftStatus::Superseded => stats.superseded += count,
                 DraftStatus::Rejected => {
-                    stats.rejected += 1;
-                    entry.1 += 1;
+                    stats.rejected += count;
+                    entry.1 += count;
                 }
                 DraftStatus::Approved => {
-                    stats.approved += 1;
-                    entry.0 += 1;
-                    let distance = edit_distance(
-                        &draft.draft_text,
-                        draft.sent_text.as_deref().unwrap_or(&draft.draft_text),
-                    );
-                    if distance < 1e-9 {
-                        stats.approved_unedited += 1;
-                    }
-                    distances.push(distance);
-                    entry.2.push(distance);
+                    stats.approved += count;
+                    stats.approved_unedited += unedited;
+                    distance_sum += distances;
+                    entry.0 += count;
+                    entry.2 += distances;
                 }
             }
         }
         let rate = |approved: u64, rejected: u64| {
             (approved + rejected > 0).then(|| approved as f64 / (approved + rejected) as f64)
         };
-        let mean = |values: &[f64]| {
-            (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-        };
+        let mean = |sum: f64, count: u64| (count > 0).then(|| sum / count as f64);
         stats.acceptance_rate = rate(stats.approved, stats.rejected);
-        stats.mean_edit_distance = mean(&distances);
+        stats.mean_edit_distance = mean(distance_sum, stats.approved);
         stats.per_product = per_product
             .into_iter()
             .filter(|(_, (a, r, _))| a + r > 0)
@@ -90,11 +110,67 @@ impl JobQueue {
                         approved,
                         rejected,
                         acceptance_rate: rate(approved, rejected),
-                        mean_edit_distance: mean(&distances),
+                        mean_edit_distance: mean(distances, approved),
                     },
                 )
             })
             .collect();
         Ok(stats)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{ApprovalIntent, NewDraft};
+
+    fn draft(ticket_id: i64, product: &str) -> NewDraft {
+        NewDraft {
+            id: format!("d{ticket_id}"),
+            ticket_id,
+            message_id: 0,
+            status: DraftStatus::Pending,
+            kind: "retrieval_only".into(),
+            product: Some(product.into()),
+            confidence: 0.8,
+            draft_text: "Please reset the kettle.".into(),
+            note_html: String::new(),
+            draft: serde_json::Value::Null,
+        }
+    }
+
+    #[tokio::test]
+    async fn acceptance_and_edits_are_aggregated_from_stored_distances() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = JobQueue::open(&dir.path().join("q.sqlite"), 3).unwrap();
+        for (ticket, product) in [(1, "7"), (2, "7"), (3, "8")] {
+            queue.insert_draft(draft(ticket, product)).await.unwrap();
+        }
+        let approve = |id: &'static str, text: &'static str| {
+            let queue = queue.clone();
+            async move {
+                let intent = ApprovalIntent {
+                    text: text.into(),
+                    by: "Ana".into(),
+                    ..ApprovalIntent::default()
+                };
+                queue.begin_approval(id, intent).await.unwrap();
+                queue.record_reply(id, 1).await.unwrap();
+            }
+        };
+        approve("d1", "Please reset the kettle.").await;
+        approve("d2", "Please reset the kettle and the app.").await;
+        queue.reject("d3", "wrong product", "Ben").await.unwrap();
+        let stats = queue.feedback().await.unwrap();
+        assert_eq!((stats.drafts, stats.approved, stats.rejected), (3, 2, 1));
+        assert_eq!(stats.approved_unedited, 1);
+        assert!((stats.acceptance_rate.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+        let edited = edit_distance(
+            "Please reset the kettle.",
+            "Please reset the kettle and the app.",
+        );
+        assert!((stats.mean_edit_distance.unwrap() - edited / 2.0).abs() < 1e-9);
+        assert_eq!(stats.per_product["7"].approved, 2);
+        assert_eq!(stats.per_product["8"].acceptance_rate, Some(0.0));
     }
 }

@@ -13,6 +13,7 @@ mod drafts;
 mod feedback;
 mod jobs;
 mod schema;
+mod sessions;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ pub use drafts::{DraftRecord, DraftStatus, NewDraft};
 pub use feedback::{FeedbackStats, ProductFeedback, edit_distance as drafts_edit_distance};
 pub use jobs::{Enqueued, Job, JobKind, JobState, QueueDepth};
 pub use schema::SCHEMA_VERSION;
+pub use sessions::Session;
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {

@@ -57,8 +57,14 @@ CREATE TABLE drafts (
     approval_started_at INTEGER,
     status_applied INTEGER NOT NULL DEFAULT 0,
     note_updated INTEGER NOT NULL DEFAULT 0,
-    send_error TEXT);
+    send_error TEXT,
+    edit_distance REAL);
 CREATE UNIQUE INDEX drafts_one_per_message ON drafts(ticket_id, message_id);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    csrf TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL);
 CREATE INDEX drafts_by_status ON drafts(status, created_at);
 ";
 
@@ -117,7 +123,25 @@ fn copy_version_1(transaction: &Transaction<'_>) -> rusqlite::Result<()> {
              FROM drafts_v1;
          DROP TABLE jobs_v1;
          DROP TABLE drafts_v1;",
-    )
+    )?;
+    // Version 1 computed edit distances on every read; version 2 stores them with approvals.
+    let approved: Vec<(String, String, Option<String>)> = {
+        let mut statement = transaction
+            .prepare("SELECT id, draft_text, sent_text FROM drafts WHERE status = 'approved'")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (id, draft_text, sent_text) in approved {
+        let distance = super::feedback::edit_distance(
+            &draft_text,
+            sent_text.as_deref().unwrap_or(&draft_text),
+        );
+        transaction.execute(
+            "UPDATE drafts SET edit_distance=?2 WHERE id=?1",
+            rusqlite::params![id, distance],
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -145,7 +169,10 @@ mod tests {
                  INSERT INTO kv VALUES ('reconciler_last_poll', 'x');
                  INSERT INTO drafts (id, ticket_id, status, kind, confidence, draft_text, note_html,
                      draft_json, note_id, created_at) VALUES ('d7', 7, 'pending', 'retrieval_only', 0.5,
-                     'text', '<p>text</p>', '{}', 99, 1);",
+                     'text', '<p>text</p>', '{}', 99, 1);
+                 INSERT INTO drafts (id, ticket_id, status, kind, confidence, draft_text, note_html,
+                     draft_json, note_id, sent_text, created_at) VALUES ('d8', 8, 'approved', 'k', 0.5,
+                     'abcd', '', '{}', 98, 'abce', 1);",
             )
             .unwrap();
         migrate(&mut connection).unwrap().unwrap();
@@ -171,6 +198,12 @@ mod tests {
             .query_row("SELECT value FROM kv", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, "x");
+        let distance: f64 = connection
+            .query_row("SELECT edit_distance FROM drafts WHERE id='d8'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!((distance - 0.25).abs() < 1e-9, "{distance}");
         // A second draft for another message of the same ticket is now allowed.
         connection
             .execute(

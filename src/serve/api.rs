@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::Request;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::ServeState;
-use super::auth::reviewer_authorised;
+use super::auth::{bearer_authorised, current_session, same_site_request};
 use super::webhook::error;
 use crate::queue::{ApprovalIntent, ApprovalOutcome, DraftStatus, JobState, QueueError};
 
@@ -34,15 +34,35 @@ fn queue_error(e: QueueError) -> Response {
     }
 }
 
-/// Every `/api` route needs the reviewer's bearer token. As a route layer it runs before any
-/// extractor, so a request without the token learns nothing, not even whether its body parses.
+/// Every `/api` route needs the reviewer's bearer token, or a review-page session; a session's
+/// state-changing calls must also prove they come from our page (CSRF token or our origin). As
+/// a route layer it runs before any extractor, so a request without either learns nothing, not
+/// even whether its body parses.
 pub async fn require_reviewer(
     State(state): State<ServeState>,
     request: Request,
     next: Next,
 ) -> Response {
-    if !reviewer_authorised(request.headers(), &state.review_token) {
+    let headers = request.headers();
+    if bearer_authorised(headers, &state.review_token) {
+        return next.run(request).await;
+    }
+    let Some(session) = current_session(&state.queue, headers).await else {
         return unauthorised();
+    };
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+    if !safe
+        && !same_site_request(
+            headers,
+            &session.csrf,
+            None,
+            state.settings.public_url.as_deref(),
+        )
+    {
+        return error(
+            StatusCode::FORBIDDEN,
+            "a session's API call must carry X-CSRF-Token (the review page's token); scripts use Authorization: Bearer",
+        );
     }
     next.run(request).await
 }

@@ -59,6 +59,8 @@ pub struct ServeState {
     pub freshdesk_probe: Arc<ReadinessProbe>,
     /// Whether the worker loops and the reconciler are running (`/healthz`).
     pub loop_health: Arc<supervise::LoopHealth>,
+    /// Slows down guessing of the review token at sign-in.
+    pub login_throttle: Arc<auth::LoginThrottle>,
 }
 
 /// The HTTP routes.

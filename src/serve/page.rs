@@ -4,7 +4,7 @@
 //! SameSite=Strict session cookie; every form carries a CSRF token bound to the session.
 
 use axum::Form;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use super::ServeState;
 use super::api::{ApprovalError, ApproveBody, approve};
-use super::auth::{SESSION_COOKIE, has_session};
+use super::auth::{SESSION_COOKIE, current_session, same_site_request, secure_cookies};
 use crate::draft::render::describe_age;
 use crate::queue::{DraftRecord, DraftStatus, FeedbackStats};
 
@@ -51,8 +51,47 @@ pub struct LoginForm {
     token: String,
 }
 
-pub async fn login(State(state): State<ServeState>, Form(form): Form<LoginForm>) -> Response {
+/// How long a review-page session lasts (server-side; the cookie says the same).
+const SESSION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+
+/// `; Secure` when deskdraft is reached over https.
+fn secure_flag(state: &ServeState, headers: &HeaderMap) -> &'static str {
+    if secure_cookies(state.settings.public_url.as_deref(), headers) {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+/// Signs in with the review token: a server-side session (revocable, expiring) with its own
+/// CSRF token. Wrong tokens are throttled per client address and overall.
+pub async fn login(State(state): State<ServeState>, request: Request) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let headers = request.headers().clone();
+    if let Err(wait) = state.login_throttle.check(address) {
+        tracing::warn!(
+            ?address,
+            "review page: sign-ins throttled after repeated wrong tokens"
+        );
+        let seconds = wait.as_secs().max(1).to_string();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, seconds)],
+            page(
+                "deskdraft: sign in",
+                "<h1>deskdraft review</h1><p>Too many wrong tokens: try again in a few minutes.</p>",
+            ),
+        )
+            .into_response();
+    }
+    let Ok(Form(form)) = Form::<LoginForm>::from_request(request, &state).await else {
+        return (StatusCode::BAD_REQUEST, "expected a form with the token").into_response();
+    };
     if !state.review_token.matches(&form.token) {
+        state.login_throttle.failed(address);
         tracing::warn!("review page: sign-in with a wrong token");
         return (
             StatusCode::UNAUTHORIZED,
@@ -63,15 +102,50 @@ pub async fn login(State(state): State<ServeState>, Form(form): Form<LoginForm>)
         )
             .into_response();
     }
+    let session = match state.queue.create_session(SESSION_LIFETIME).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::error!(%error, "review page: could not start a session");
+            return (StatusCode::SERVICE_UNAVAILABLE, "try again shortly").into_response();
+        }
+    };
     let cookie = format!(
-        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200",
-        state.review_token.session_value()
+        "{SESSION_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+        session.cookie,
+        SESSION_LIFETIME.as_secs(),
+        secure_flag(&state, &headers)
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
 }
 
-pub async fn logout() -> Response {
-    let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+#[derive(Deserialize)]
+pub struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Ends the session on the server (the cookie alone no longer opens anything).
+pub async fn logout(
+    State(state): State<ServeState>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Some(session) = current_session(&state.queue, &headers).await
+        && same_site_request(
+            &headers,
+            &session.csrf,
+            Some(&form.csrf),
+            state.settings.public_url.as_deref(),
+        )
+        && let Err(error) = state.queue.revoke_session(&session.cookie).await
+    {
+        tracing::error!(%error, "review page: could not end a session");
+        return (StatusCode::SERVICE_UNAVAILABLE, "try again shortly").into_response();
+    }
+    let cookie = format!(
+        "{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure_flag(&state, &headers)
+    );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 
@@ -173,10 +247,10 @@ fn draft_block(draft: &DraftRecord, csrf: &str, agent_email: &str) -> String {
 }
 
 pub async fn review_page(State(state): State<ServeState>, headers: HeaderMap) -> Response {
-    if !has_session(&headers, &state.review_token) {
+    let Some(session) = current_session(&state.queue, &headers).await else {
         return Redirect::to("/login").into_response();
-    }
-    let csrf = state.review_token.csrf_token();
+    };
+    let csrf = attribute(&session.csrf);
     let (drafts, stats) = match (
         state.queue.drafts(Some(DraftStatus::Pending)).await,
         state.queue.feedback().await,
@@ -191,7 +265,7 @@ pub async fn review_page(State(state): State<ServeState>, headers: HeaderMap) ->
         }
     };
     let mut body = format!(
-        "<h1>deskdraft review</h1><form method=\"post\" action=\"/logout\"><button>Sign out</button></form>{}",
+        "<h1>deskdraft review</h1><form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button>Sign out</button></form>{}",
         stats_block(&stats)
     );
     if drafts.is_empty() {
@@ -237,16 +311,11 @@ pub struct RejectForm {
     reason: String,
 }
 
-/// Session and CSRF token both required for a form post.
-fn form_allowed(state: &ServeState, headers: &HeaderMap, csrf: &str) -> bool {
-    has_session(headers, &state.review_token)
-        && bool::from(
-            state
-                .review_token
-                .csrf_token()
-                .as_bytes()
-                .ct_eq(csrf.as_bytes()),
-        )
+/// A live session and its CSRF token both required for a form post.
+async fn form_allowed(state: &ServeState, headers: &HeaderMap, csrf: &str) -> bool {
+    current_session(&state.queue, headers)
+        .await
+        .is_some_and(|session| session.csrf.as_bytes().ct_eq(csrf.as_bytes()).into())
 }
 
 pub async fn approve_form(
@@ -255,7 +324,7 @@ pub async fn approve_form(
     Path(id): Path<String>,
     Form(form): Form<ApproveForm>,
 ) -> Response {
-    if !form_allowed(&state, &headers, &form.csrf) {
+    if !form_allowed(&state, &headers, &form.csrf).await {
         return (StatusCode::FORBIDDEN, "missing session or CSRF token").into_response();
     }
     let agent_email = Some(form.agent_email.trim().to_string()).filter(|e| !e.is_empty());
@@ -297,7 +366,7 @@ pub async fn reject_form(
     Path(id): Path<String>,
     Form(form): Form<RejectForm>,
 ) -> Response {
-    if !form_allowed(&state, &headers, &form.csrf) {
+    if !form_allowed(&state, &headers, &form.csrf).await {
         return (StatusCode::FORBIDDEN, "missing session or CSRF token").into_response();
     }
     if form.reason.trim().is_empty() {

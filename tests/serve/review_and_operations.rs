@@ -187,19 +187,112 @@ async fn the_review_page_signs_in_approves_with_an_edit_and_rejects_in_chromium(
         "{}",
         replies[0].body
     );
+}
 
-    // A form post with a valid session cookie but without the CSRF token is refused.
-    let session = deskdraft::serve::Secret::new(REVIEW_TOKEN, "token")
+/// Sessions live on the server: signing out ends one for good; a session's form posts and API
+/// calls need its CSRF token (or our own origin); wrong tokens at sign-in are throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_are_server_side_csrf_bound_and_sign_in_is_throttled() {
+    let stand_in = stand_in_with_new_tickets(1).await;
+    let data = ingested_data_dir();
+    let server = start_server(data.path(), &stand_in).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |token: &'static str| {
+        client
+            .post(format!("{}/login", server.url))
+            .form(&[("token", token)])
+            .send()
+    };
+    let response = sign_in(REVIEW_TOKEN).await.unwrap();
+    assert_eq!(response.status(), 303);
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
         .unwrap()
-        .session_value();
+        .to_string();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    assert!(
+        !set_cookie.contains("Secure"),
+        "plain http on loopback: {set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_string();
+    let page = client
+        .get(format!("{}/", server.url))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries a CSRF token")
+        .to_string();
+
+    // A form post with the session but a wrong token, and an API call from another site.
     let forged = client
         .post(format!("{}/drafts/anything/reject", server.url))
-        .header("Cookie", format!("deskdraft_session={session}"))
+        .header("Cookie", &cookie)
         .form(&[("csrf", "nope"), ("reason", "x")])
         .send()
         .await
         .unwrap();
     assert_eq!(forged.status(), 403);
+    let cross_site = client
+        .post(format!("{}/api/drafts/anything/reject", server.url))
+        .header("Cookie", &cookie)
+        .header("Origin", "https://evil.example")
+        .json(&json!({"reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), 403);
+    let with_token = client
+        .post(format!("{}/api/drafts/anything/reject", server.url))
+        .header("Cookie", &cookie)
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({"reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        with_token.status(),
+        404,
+        "authorised; the draft just does not exist"
+    );
+
+    // Signing out ends the session on the server: the old cookie opens nothing.
+    let out = client
+        .post(format!("{}/logout", server.url))
+        .header("Cookie", &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let after = client
+        .get(format!("{}/api/drafts", server.url))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+
+    // Five wrong tokens, then even the right one waits.
+    for _ in 0..5 {
+        assert_eq!(
+            sign_in("wrong-token-wrong-token").await.unwrap().status(),
+            401
+        );
+    }
+    let throttled = sign_in(REVIEW_TOKEN).await.unwrap();
+    assert_eq!(throttled.status(), 429);
+    assert!(throttled.headers().contains_key("retry-after"));
 }
 
 /// Without any webhook, the reconciler finds new open tickets and drafts them; SIGTERM stops the
