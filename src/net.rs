@@ -115,4 +115,36 @@ mod tests {
         );
         assert!(!is_loopback(&url("http://localhost.example.com")));
     }
+
+    #[tokio::test]
+    async fn bodies_past_the_limit_are_refused_with_or_without_a_length() {
+        use axum::routing::get;
+        let app = axum::Router::new()
+            .route("/small", get(|| async { "x".repeat(1_000) }))
+            .route("/large", get(|| async { "x".repeat(2_000_000) }))
+            .route(
+                "/streamed",
+                get(|| async {
+                    let chunks = (0..64).map(|_| Ok::<_, std::io::Error>(vec![b'x'; 64 * 1024]));
+                    axum::body::Body::from_stream(futures::stream::iter(chunks))
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let get = |path: &str| reqwest::get(format!("{base}{path}"));
+        let small = read_capped(get("/small").await.unwrap(), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(small.len(), 1_000);
+        for path in ["/large", "/streamed"] {
+            let error = read_capped(get(path).await.unwrap(), 1 << 20)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, BodyError::TooLarge { limit } if limit == 1 << 20),
+                "{path}"
+            );
+        }
+    }
 }

@@ -187,3 +187,45 @@ impl DenseEmbedder for OpenAiCompatibleEmbedder {
         Ok(vectors)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_never_travels_over_plain_http_to_another_machine() {
+        let config = |url: &str| EmbeddingConfig {
+            endpoint_url: Some(url.to_string()),
+            endpoint_dimensions: Some(8),
+            ..EmbeddingConfig::default()
+        };
+        let key = Some("sk-test".to_string());
+        let refused = OpenAiCompatibleEmbedder::new(
+            &config("http://embeddings.internal/v1"),
+            key.clone(),
+            true,
+        )
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(
+            refused.contains("embedding.endpoint_url") && refused.contains("https"),
+            "{refused}"
+        );
+        assert!(
+            OpenAiCompatibleEmbedder::new(
+                &config("https://embeddings.internal/v1"),
+                key.clone(),
+                true
+            )
+            .is_ok()
+        );
+        assert!(
+            OpenAiCompatibleEmbedder::new(&config("http://127.0.0.1:8080/v1"), key, true).is_ok()
+        );
+        assert!(
+            OpenAiCompatibleEmbedder::new(&config("http://embeddings.internal/v1"), None, true)
+                .is_ok()
+        );
+    }
+}

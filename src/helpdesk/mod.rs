@@ -28,6 +28,9 @@ pub enum HelpdeskError {
     },
     #[error("helpdesk request failed transiently: {0}")]
     Transient(String),
+    /// No answer within the timeout: the request may still be applied after we stopped waiting.
+    #[error("helpdesk request timed out: {0}")]
+    TimedOut(String),
     #[error("helpdesk authentication failed: {0}")]
     Unauthorized(String),
     #[error("helpdesk refused the request: {0}")]
@@ -47,7 +50,7 @@ impl Classify for HelpdeskError {
                 retry_after: *retry_after,
             },
             // A malformed body is usually a truncated response through a proxy: worth one more try.
-            Self::Transient(_) | Self::Malformed(_) => ErrorClass::Transient,
+            Self::Transient(_) | Self::TimedOut(_) | Self::Malformed(_) => ErrorClass::Transient,
             _ => ErrorClass::Permanent,
         }
     }

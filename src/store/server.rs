@@ -508,3 +508,26 @@ impl VectorStore for QdrantServerStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_qdrant_key_never_travels_over_plain_http_to_another_machine() {
+        let key = Some("qdrant-key".to_string());
+        let refused = QdrantServerStore::new("http://qdrant.internal:6334", key.clone(), "c", 8)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            refused.contains("store.url") && refused.contains("https"),
+            "{refused}"
+        );
+        assert!(
+            QdrantServerStore::new("https://qdrant.internal:6334", key.clone(), "c", 8).is_ok()
+        );
+        assert!(QdrantServerStore::new("http://127.0.0.1:6334", key, "c", 8).is_ok());
+        assert!(QdrantServerStore::new("http://qdrant.internal:6334", None, "c", 8).is_ok());
+    }
+}

@@ -17,6 +17,48 @@ fn lost_next(count: u32) -> StandInConfig {
     }
 }
 
+/// Freshdesk answers a write later than the client waits: the client times out while the write
+/// goes on and lands. Before trying again the client gives it as long again to land, finds it,
+/// and posts nothing more (Freshdesk has no idempotency keys; this is the only defence).
+#[tokio::test]
+async fn a_reply_that_outlasts_the_client_timeout_is_posted_once() {
+    let stand_in = StandIn::start(
+        synthetic_bundle(1, 1, 0..0),
+        StandInConfig {
+            faults: Faults {
+                write_delay: Duration::from_millis(1500),
+                ..Faults::default()
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut config = config(&stand_in, KEY);
+    config.timeout = Duration::from_secs(1);
+    let freshdesk = Freshdesk::new(config).expect("client");
+    let reply = freshdesk
+        .writer()
+        .create_reply(&ReplyRequest {
+            ticket_id: 1,
+            body_html: "<p>Hold the power button for ten seconds.</p>".into(),
+            agent_id: Some(OTHER_AGENTS[0]),
+            not_before: None,
+        })
+        .await
+        .expect("reply");
+    let posts = stand_in.log().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 1, "one POST: the timed-out one landed and was found");
+    let ours: Vec<_> = stand_in
+        .ticket(1)
+        .expect("ticket")
+        .conversations
+        .into_iter()
+        .filter(|c| c.is_public_agent_reply() && c.user_id == Some(OTHER_AGENTS[0]))
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(ours[0].id, reply.id);
+}
+
 #[tokio::test]
 async fn a_note_and_a_reply_whose_answer_was_lost_are_not_posted_twice() {
     let stand_in = StandIn::start(synthetic_bundle(2, 1, 0..0), lost_next(1)).await;

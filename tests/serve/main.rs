@@ -290,6 +290,7 @@ fn public_replies(stand_in: &StandIn, ticket_id: i64) -> Vec<deskdraft::domain::
         .unwrap_or_default()
 }
 
+mod chaos;
 mod exactly_once;
 mod follow_ups_and_readiness;
 mod review_and_operations;

@@ -52,6 +52,9 @@ pub struct Faults {
     pub lost_response_rate: f64,
     /// The next N successful POST/PUT writes lose their response that way.
     pub lost_response_next: u32,
+    /// Every POST/PUT waits this long before it is applied and answered (a slow Freshdesk); the
+    /// write still happens if the client stops waiting.
+    pub write_delay: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -70,6 +70,8 @@ struct Shared {
     script: Mutex<VecDeque<Scripted>>,
     fallback: Mutex<Scripted>,
     requests: Mutex<Vec<RecordedRequest>>,
+    /// Every completion waits this long before answering (a local model on a CPU).
+    answer_delay: Mutex<Duration>,
 }
 
 pub struct OpenAiStandIn {
@@ -93,6 +95,7 @@ impl OpenAiStandIn {
             script: Mutex::new(script.into()),
             fallback: Mutex::new(fallback),
             requests: Mutex::new(Vec::new()),
+            answer_delay: Mutex::new(Duration::ZERO),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
@@ -123,6 +126,11 @@ impl OpenAiStandIn {
 
     pub fn set_embedding_dimensions(&self, dimensions: usize) {
         *self.shared.embedding_dimensions.lock().unwrap() = dimensions;
+    }
+
+    /// Makes every later completion wait `delay` before answering.
+    pub fn set_answer_delay(&self, delay: Duration) {
+        *self.shared.answer_delay.lock().unwrap() = delay;
     }
 
     pub fn push(&self, scripted: Scripted) {
@@ -160,6 +168,8 @@ async fn completions(
     if !valid {
         return error_response(400, "invalid_request_error", None);
     }
+    let delay = *shared.answer_delay.lock().unwrap();
+    tokio::time::sleep(delay).await;
     let next = shared.script.lock().unwrap().pop_front();
     let scripted = next.unwrap_or_else(|| shared.fallback.lock().unwrap().clone());
     match scripted {

@@ -128,11 +128,12 @@ impl Inner {
             Ok(response) => response,
             Err(error) => {
                 self.metrics.record(call.endpoint, NO_RESPONSE);
-                return Err(HelpdeskError::Transient(format!(
-                    "{}: {}",
-                    call.endpoint,
-                    describe(&error)
-                )));
+                let message = format!("{}: {}", call.endpoint, describe(&error));
+                return Err(if error.is_timeout() {
+                    HelpdeskError::TimedOut(message)
+                } else {
+                    HelpdeskError::Transient(message)
+                });
             }
         };
         let status = response.status();

@@ -61,13 +61,22 @@ impl FreshdeskWriter {
         // Set when an attempt failed in a way that may have left the conversation created
         // (5xx, timeout, reset, unreadable 201); a 429 or a refused connection did not.
         let maybe_created = AtomicBool::new(false);
+        // Set when the last attempt timed out: Freshdesk may still be applying it.
+        let timed_out = AtomicBool::new(false);
         let private = posted.private;
         self.inner
             .config
             .retry
             .run(|_attempt| {
                 let (call, maybe_created, posted) = (&call, &maybe_created, &posted);
+                let timed_out = &timed_out;
                 async move {
+                    if timed_out.swap(false, Ordering::Relaxed) {
+                        // A request that timed out may still be in flight on Freshdesk's side:
+                        // give it as long again to land before looking for it, or the check
+                        // misses it and the POST below makes a second one.
+                        tokio::time::sleep(self.inner.config.timeout).await;
+                    }
                     if maybe_created.load(Ordering::Relaxed) {
                         let conversations = self.reader().conversations(ticket_id).await?;
                         if let Some(existing) = posted.find_in(&conversations) {
@@ -83,9 +92,14 @@ impl FreshdeskWriter {
                         self.inner.attempt(call).await.inspect_err(|error| {
                             if matches!(
                                 error,
-                                HelpdeskError::Transient(_) | HelpdeskError::Malformed(_)
+                                HelpdeskError::Transient(_)
+                                    | HelpdeskError::TimedOut(_)
+                                    | HelpdeskError::Malformed(_)
                             ) {
                                 maybe_created.store(true, Ordering::Relaxed);
+                            }
+                            if matches!(error, HelpdeskError::TimedOut(_)) {
+                                timed_out.store(true, Ordering::Relaxed);
                             }
                         })?;
                     // Freshdesk's create responses omit some flags; fill in what we asked for.

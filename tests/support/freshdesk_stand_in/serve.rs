@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use serde_json::json;
 
@@ -36,8 +36,22 @@ fn take_lost_next(shared: &Shared) -> bool {
     }
 }
 
+/// Every request is handled in a task of its own: like a real server, the stand-in finishes a
+/// request (and applies its write) even when the client has stopped waiting for the answer.
 pub(super) async fn handle(
     State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    tokio::spawn(handle_detached(shared, method, uri, headers, body))
+        .await
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn handle_detached(
+    shared: Arc<Shared>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -115,6 +129,10 @@ pub(super) async fn handle(
         };
         let slow = draw(faults.slow_rate).then_some(faults.slow_delay);
         let lost = is_write && draw(faults.lost_response_rate);
+        let slow = match (slow, is_write && !faults.write_delay.is_zero()) {
+            (slow, true) => Some(slow.unwrap_or_default() + faults.write_delay),
+            (slow, false) => slow,
+        };
         (limit - data.used, fault, slow, lost)
     };
     if let Some(delay) = slow {
