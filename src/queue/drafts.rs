@@ -80,6 +80,10 @@ pub struct DraftRecord {
     pub note_updated: bool,
     /// Why the last attempt to send failed for good (the draft is pending again).
     pub send_error: Option<String>,
+    /// 0 for the first draft of a message; an agent's "redraft" makes the next one.
+    pub revision: u32,
+    /// An agent asked for a new draft of this message: the next job writes revision + 1.
+    pub redraft_requested: bool,
 }
 
 /// A draft as a worker creates it.
@@ -88,6 +92,7 @@ pub struct NewDraft {
     pub id: String,
     pub ticket_id: i64,
     pub message_id: i64,
+    pub revision: u32,
     pub status: DraftStatus,
     pub kind: String,
     pub product: Option<String>,
@@ -100,7 +105,7 @@ pub struct NewDraft {
 pub(super) const COLUMNS: &str = "id, ticket_id, message_id, status, kind, product, confidence, \
      draft_text, note_html, draft_json, note_id, reply_id, sent_text, decided_by, reject_reason, \
      created_at, decided_at, agent_id, agent_email, send_status, approval_started_at, \
-     status_applied, note_updated, send_error";
+     status_applied, note_updated, send_error, revision, redraft_requested";
 
 pub(super) fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DraftRecord> {
     let json: String = row.get(9)?;
@@ -129,6 +134,8 @@ pub(super) fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Draft
         status_applied: row.get(21)?,
         note_updated: row.get(22)?,
         send_error: row.get(23)?,
+        revision: row.get(24)?,
+        redraft_requested: row.get(25)?,
     })
 }
 
@@ -154,9 +161,9 @@ impl JobQueue {
             let inserted = transaction
                 .execute(
                     "INSERT INTO drafts (id, ticket_id, message_id, status, kind, product, confidence,
-                         draft_text, note_html, draft_json, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                     ON CONFLICT(ticket_id, message_id) DO NOTHING",
+                         draft_text, note_html, draft_json, created_at, revision)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT(ticket_id, message_id, revision) DO NOTHING",
                     params![
                         draft.id,
                         draft.ticket_id,
@@ -169,6 +176,7 @@ impl JobQueue {
                         draft.note_html,
                         draft.draft.to_string(),
                         now_ms(),
+                        draft.revision,
                     ],
                 )
                 .map_err(database)?;
@@ -176,15 +184,18 @@ impl JobQueue {
                 transaction
                     .execute(
                         "UPDATE drafts SET status='superseded'
-                         WHERE ticket_id=?1 AND message_id<?2 AND status IN ('pending', 'abstained')",
-                        params![draft.ticket_id, draft.message_id],
+                         WHERE ticket_id=?1 AND (message_id<?2 OR (message_id=?2 AND revision<?3))
+                             AND status IN ('pending', 'abstained')",
+                        params![draft.ticket_id, draft.message_id, draft.revision],
                     )
                     .map_err(database)?;
             }
             let stored = transaction
                 .query_row(
-                    &format!("SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1 AND message_id=?2"),
-                    params![draft.ticket_id, draft.message_id],
+                    &format!(
+                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1 AND message_id=?2 AND revision=?3"
+                    ),
+                    params![draft.ticket_id, draft.message_id, draft.revision],
                     record_from_row,
                 )
                 .map_err(database)?;
@@ -194,7 +205,7 @@ impl JobQueue {
         .await
     }
 
-    /// The draft answering one customer message, if any.
+    /// The current draft answering one customer message (its latest revision), if any.
     pub async fn draft_for_message(
         &self,
         ticket_id: i64,
@@ -203,11 +214,71 @@ impl JobQueue {
         self.with(move |connection| {
             connection
                 .query_row(
-                    &format!("SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1 AND message_id=?2"),
+                    &format!(
+                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1 AND message_id=?2
+                         ORDER BY revision DESC LIMIT 1"
+                    ),
                     params![ticket_id, message_id],
                     record_from_row,
                 )
                 .optional()
+        })
+        .await
+    }
+
+    /// The ticket's current draft: its latest customer message's latest revision.
+    pub async fn latest_draft_for_ticket(
+        &self,
+        ticket_id: i64,
+    ) -> Result<Option<DraftRecord>, QueueError> {
+        self.with(move |connection| {
+            connection
+                .query_row(
+                    &format!(
+                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1
+                         ORDER BY message_id DESC, revision DESC LIMIT 1"
+                    ),
+                    [ticket_id],
+                    record_from_row,
+                )
+                .optional()
+        })
+        .await
+    }
+
+    /// An agent wants a new draft of the ticket's current message: the current one is
+    /// superseded and the next draft job writes the next revision. A draft already sent (or
+    /// being sent) cannot be redrafted.
+    pub async fn request_redraft(&self, ticket_id: i64) -> Result<DraftRecord, QueueError> {
+        self.with_checked(move |connection| {
+            let current = connection
+                .query_row(
+                    &format!(
+                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1
+                         ORDER BY message_id DESC, revision DESC LIMIT 1"
+                    ),
+                    [ticket_id],
+                    record_from_row,
+                )
+                .optional()
+                .map_err(database)?
+                .ok_or_else(|| QueueError::DraftNotFound(format!("for ticket {ticket_id}")))?;
+            if matches!(current.status, DraftStatus::Sending | DraftStatus::Approved) {
+                return Err(QueueError::InvalidTransition {
+                    id: current.id,
+                    status: current.status.as_str().into(),
+                    action: "redrafted",
+                });
+            }
+            connection
+                .execute(
+                    "UPDATE drafts SET redraft_requested=1,
+                         status = CASE WHEN status IN ('pending', 'abstained') THEN 'superseded' ELSE status END
+                     WHERE id=?1",
+                    [&current.id],
+                )
+                .map_err(database)?;
+            get(connection, &current.id)
         })
         .await
     }

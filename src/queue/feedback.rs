@@ -129,6 +129,7 @@ mod tests {
             id: format!("d{ticket_id}"),
             ticket_id,
             message_id: 0,
+            revision: 0,
             status: DraftStatus::Pending,
             kind: "retrieval_only".into(),
             product: Some(product.into()),

@@ -58,8 +58,34 @@ CREATE TABLE drafts (
     status_applied INTEGER NOT NULL DEFAULT 0,
     note_updated INTEGER NOT NULL DEFAULT 0,
     send_error TEXT,
-    edit_distance REAL);
-CREATE UNIQUE INDEX drafts_one_per_message ON drafts(ticket_id, message_id);
+    edit_distance REAL,
+    revision INTEGER NOT NULL DEFAULT 0,
+    redraft_requested INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX drafts_one_per_message ON drafts(ticket_id, message_id, revision);
+CREATE TABLE draft_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    draft_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT,
+    agent TEXT,
+    created_at INTEGER NOT NULL);
+CREATE INDEX draft_events_by_draft ON draft_events(draft_id, kind);
+CREATE TABLE outcomes (
+    draft_id TEXT PRIMARY KEY,
+    ticket_id INTEGER NOT NULL,
+    reply_id INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    edit_distance REAL NOT NULL,
+    links_cited INTEGER NOT NULL,
+    links_kept INTEGER NOT NULL,
+    agent_id INTEGER,
+    via TEXT NOT NULL,
+    seconds_to_reply REAL NOT NULL,
+    product TEXT,
+    confidence REAL NOT NULL,
+    replied_at INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL);
+CREATE INDEX outcomes_by_time ON outcomes(replied_at);
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY,
     csrf TEXT NOT NULL,

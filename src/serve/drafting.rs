@@ -20,18 +20,22 @@ use crate::helpdesk::TicketUpdate;
 use crate::queue::{DraftStatus, NewDraft};
 
 /// Namespace of draft ids: UUIDv5 of the ticket id for its first message (the ids drafts had
-/// before follow-ups existed), of `ticket:message` for a follow-up.
+/// before follow-ups existed), of `ticket:message` for a follow-up, with `:r{n}` for an agent's
+/// n-th redraft.
 const DRAFT_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_4c1e_9f2b_4d7e_8c3a_51d0_e2b4_77a1);
 
 /// The tag every drafted ticket gets, for views and reports in Freshdesk.
 pub const DRAFTED_TAG: &str = "deskdraft";
 
-pub fn draft_id(ticket_id: i64, message_id: i64) -> String {
-    let name = if message_id == 0 {
+pub fn draft_id(ticket_id: i64, message_id: i64, revision: u32) -> String {
+    let mut name = if message_id == 0 {
         ticket_id.to_string()
     } else {
         format!("{ticket_id}:{message_id}")
     };
+    if revision > 0 {
+        name.push_str(&format!(":r{revision}"));
+    }
     Uuid::new_v5(&DRAFT_NAMESPACE, name.as_bytes()).to_string()
 }
 
@@ -74,15 +78,20 @@ pub async fn process_draft_job(
         .queue
         .draft_for_message(ticket_id, message.message_id)
         .await?;
-    if existing.as_ref().is_some_and(|d| d.note_id.is_some()) {
-        return Ok((DraftJobOutcome::AlreadyDone, seen));
-    }
-    let record = match existing {
+    let revision = match &existing {
+        Some(current) if current.redraft_requested => current.revision + 1,
+        Some(current) if current.note_id.is_some() => {
+            return Ok((DraftJobOutcome::AlreadyDone, seen));
+        }
+        Some(current) => current.revision,
+        None => 0,
+    };
+    let record = match existing.filter(|current| current.revision == revision) {
         Some(record) => record,
         None => {
             let request = DraftRequest::for_message(&ticket, message);
             let draft = state.drafter.draft(&request).await?;
-            let new = new_draft(&ticket, message, &request, &draft);
+            let new = new_draft(&ticket, message, revision, &request, &draft);
             state.queue.insert_draft(new).await?
         }
     };
@@ -158,11 +167,12 @@ async fn tag_drafted(state: &ServeState, ticket: &Ticket) -> Option<DateTime<Utc
 fn new_draft(
     ticket: &Ticket,
     message: AwaitingMessage,
+    revision: u32,
     request: &DraftRequest,
     draft: &Draft,
 ) -> NewDraft {
-    let id = draft_id(ticket.id, message.message_id);
-    let header = if message.is_follow_up() {
+    let id = draft_id(ticket.id, message.message_id, revision);
+    let mut header = if message.is_follow_up() {
         format!(
             "<p><i>Follow-up: drafted for the customer's message of {} from the whole thread ({} earlier messages).</i></p>",
             escape_text(&message.at.format("%Y-%m-%d %H:%M UTC").to_string()),
@@ -171,6 +181,11 @@ fn new_draft(
     } else {
         String::new()
     };
+    if revision > 0 {
+        header.push_str(&format!(
+            "<p><i>Redraft {revision}, as an agent asked: the earlier draft of this message is superseded.</i></p>"
+        ));
+    }
     let note_html = format!(
         "{header}{}<p><small>{}</small></p>",
         render_note_html(draft),
@@ -180,6 +195,7 @@ fn new_draft(
         id,
         ticket_id: ticket.id,
         message_id: message.message_id,
+        revision,
         status: if draft.kind == DraftKind::Abstained {
             DraftStatus::Abstained
         } else {
