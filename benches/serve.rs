@@ -130,6 +130,7 @@ async fn run() -> serde_json::Value {
         freshdesk_probe: Arc::default(),
         loop_health: Arc::default(),
         login_throttle: Arc::default(),
+        target_precision: 0.5,
     };
     let queue = state.queue.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -30,6 +30,7 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         .map_err(|e| CommandError::Config(e.to_string()))?;
     queue.lease = std::time::Duration::from_secs(config.serve.lease_seconds);
     let settings = config.serve.clone();
+    let target_precision = config.simulation.target_precision;
     let components = Components::open(config)?;
     let drafter = Arc::new(components.drafter().await?);
     let state = ServeState {
@@ -49,6 +50,7 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         freshdesk_probe: Arc::default(),
         loop_health: Arc::default(),
         login_throttle: Arc::default(),
+        target_precision: f64::from(target_precision),
     };
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await

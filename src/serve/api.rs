@@ -15,7 +15,9 @@ use serde_json::json;
 use super::ServeState;
 use super::auth::{bearer_authorised, current_session, same_site_request};
 use super::webhook::error;
-use crate::queue::{ApprovalIntent, ApprovalOutcome, DraftStatus, JobState, QueueError};
+use crate::queue::{
+    ApprovalIntent, ApprovalOutcome, DraftStatus, JobState, QueueError, live_quality,
+};
 
 fn unauthorised() -> Response {
     error(
@@ -268,13 +270,23 @@ pub async fn retry_job(State(state): State<ServeState>, Path(id): Path<i64>) -> 
     }
 }
 
+/// Decisions in deskdraft (`feedback`), what agents did with drafts in Freshdesk (`live`),
+/// their clicks in the sidebar app (`events`), and the queue.
 pub async fn stats(State(state): State<ServeState>) -> Response {
-    let feedback = state.queue.feedback().await;
-    let depth = state.queue.depth().await;
-    match (feedback, depth) {
-        (Ok(feedback), Ok(depth)) => {
-            Json(json!({"feedback": feedback, "queue": depth})).into_response()
+    let gathered = async {
+        Ok::<_, QueueError>((
+            state.queue.feedback().await?,
+            state.queue.depth().await?,
+            state.queue.outcomes().await?,
+            state.queue.event_counts().await?,
+        ))
+    };
+    match gathered.await {
+        Ok((feedback, depth, outcomes, events)) => {
+            let live = live_quality(&outcomes, state.target_precision);
+            Json(json!({"feedback": feedback, "queue": depth, "live": live, "events": events}))
+                .into_response()
         }
-        (Err(e), _) | (_, Err(e)) => queue_error(e),
+        Err(e) => queue_error(e),
     }
 }

@@ -68,6 +68,8 @@ pub async fn process_draft_job(
 ) -> Result<(DraftJobOutcome, DateTime<Utc>), JobError> {
     let ticket = state.read.ticket_with_conversations(ticket_id).await?;
     let seen = ticket.updated_at;
+    // Whatever else this job does, it learns what became of drafts an agent has answered.
+    super::outcomes::record_outcomes(state, &ticket).await?;
     if ticket.spam || ticket.deleted || ticket.status().is_resolved() {
         return Ok((DraftJobOutcome::NotOpen, seen));
     }

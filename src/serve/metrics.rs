@@ -21,6 +21,8 @@ pub struct ServeMetrics {
 #[derive(Default)]
 struct Inner {
     drafts_by_outcome: BTreeMap<String, u64>,
+    /// (outcome, via) of drafts agents answered.
+    outcomes: BTreeMap<(String, String), u64>,
     webhooks_by_result: BTreeMap<String, u64>,
     job_failures: u64,
     replies_sent: u64,
@@ -42,6 +44,15 @@ impl ServeMetrics {
 
     pub fn job_failed(&self) {
         self.with(|m| m.job_failures += 1);
+    }
+
+    /// What became of a draft once an agent answered its message.
+    pub fn outcome(&self, outcome: &str, via: &str) {
+        self.with(|m| {
+            *m.outcomes
+                .entry((outcome.to_string(), via.to_string()))
+                .or_default() += 1
+        });
     }
 
     /// An approved draft went out as a public reply.
@@ -78,6 +89,16 @@ impl ServeMetrics {
             let _ = writeln!(
                 out,
                 "deskdraft_drafts_total{{outcome=\"{outcome}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_draft_outcomes_total Drafts an agent answered, by what was sent (as_drafted, edited, rewritten, not_used) and how (deskdraft, app_insert, typed).\n# TYPE deskdraft_draft_outcomes_total counter"
+        );
+        for ((outcome, via), count) in &m.outcomes {
+            let _ = writeln!(
+                out,
+                "deskdraft_draft_outcomes_total{{outcome=\"{outcome}\",via=\"{via}\"}} {count}"
             );
         }
         let _ = writeln!(

@@ -11,6 +11,7 @@ pub mod drafting;
 mod locks;
 mod metrics;
 mod ops;
+mod outcomes;
 mod page;
 pub mod reconcile;
 pub mod sending;
@@ -64,6 +65,9 @@ pub struct ServeState {
     pub loop_health: Arc<supervise::LoopHealth>,
     /// Slows down guessing of the review token at sign-in.
     pub login_throttle: Arc<auth::LoginThrottle>,
+    /// The precision a confidence threshold should reach (`simulation.target_precision`): the
+    /// live risk-coverage curve suggests a threshold for it.
+    pub target_precision: f64,
 }
 
 /// Browsers may call the app's routes only from the origins configured (the Freshworks request

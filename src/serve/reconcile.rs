@@ -1,8 +1,8 @@
 //! The reconciler: every `poll_interval_seconds` it lists the tickets updated since its last
-//! poll (fields only: 1 credit a page of 100) and queues a draft job for each open ticket that
-//! changed since its job last looked at it. That catches webhooks Freshdesk dropped or delayed,
-//! new tickets and customer follow-ups alike; the job itself decides whether there is a new
-//! customer message to draft.
+//! poll (fields only: 1 credit a page of 100) and queues a draft job for each ticket that changed
+//! since its job last looked at it and is open (webhooks Freshdesk dropped or delayed, new tickets
+//! and customer follow-ups alike) or has a draft whose outcome is unknown (an agent's reply to
+//! learn from). The job itself decides what there is to do.
 
 use std::time::Duration;
 
@@ -54,19 +54,31 @@ pub async fn reconcile_once(state: &ServeState) -> Result<usize, JobError> {
         .and_then(|text| chrono::DateTime::parse_from_rfc3339(&text).ok())
         .map(|t| t.to_utc())
         .unwrap_or(now - chrono::Duration::hours(24));
-    let open: Vec<_> = state
+    let updated: Vec<_> = state
         .read
         .ticket_fields_updated_since(since)
         .await?
         .into_iter()
-        .filter(|t| t.status == OPEN && !t.spam && !t.deleted)
+        .filter(|t| !t.spam && !t.deleted)
+        .collect();
+    // Open tickets may have a customer message to draft; any ticket with a draft whose outcome
+    // is unknown may have the agent's reply to learn from.
+    let awaiting_outcome: std::collections::HashSet<i64> = state
+        .queue
+        .tickets_awaiting_outcome(updated.iter().map(|t| t.id).collect())
+        .await?
+        .into_iter()
+        .collect();
+    let candidates: Vec<_> = updated
+        .into_iter()
+        .filter(|t| t.status == OPEN || awaiting_outcome.contains(&t.id))
         .collect();
     let handled = state
         .queue
-        .handled_through(open.iter().map(|t| t.id).collect())
+        .handled_through(candidates.iter().map(|t| t.id).collect())
         .await?;
     let mut queued = 0;
-    for ticket in open {
+    for ticket in candidates {
         if handled
             .get(&ticket.id)
             .is_some_and(|through| ticket.updated_at <= *through)

@@ -293,4 +293,5 @@ fn public_replies(stand_in: &StandIn, ticket_id: i64) -> Vec<deskdraft::domain::
 mod chaos;
 mod exactly_once;
 mod follow_ups_and_readiness;
+mod implicit_feedback;
 mod review_and_operations;

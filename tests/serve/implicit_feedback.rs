@@ -1,0 +1,150 @@
+//! Feedback learnt from the replies agents really send: 50 drafted tickets, answered in
+//! Freshdesk by hand (some with the draft as it was, some edited, some rewritten, some with
+//! something else entirely, a few after inserting the draft from the sidebar app); one reconcile
+//! pass later the statistics count each kind, and the notes say how their draft was used.
+
+use super::*;
+use deskdraft::domain::Conversation;
+use deskdraft::draft::render::paragraphs;
+use deskdraft::ingest::clean::clean_message_html;
+use deskdraft::queue::{Outcome, drafts_edit_distance};
+use support::freshdesk_stand_in::OTHER_AGENTS;
+
+const TICKETS: usize = 50;
+
+/// What the agent sends for the `index`-th drafted ticket, and the outcome it should count as.
+fn reply_for(index: usize, draft: &str) -> (String, Outcome) {
+    let unrelated = "Our warehouse team has checked the order history for your account and \
+                     everything there looks in order. If anything else comes up just reply to \
+                     this email and we will take a look at it for you straight away.";
+    match index {
+        0..15 => (draft.to_string(), Outcome::AsDrafted),
+        15..30 => (
+            format!("Thanks for your patience while we looked into this.\n\n{draft}"),
+            Outcome::Edited,
+        ),
+        30..40 => {
+            let half: String = draft.chars().take(draft.chars().count() / 2).collect();
+            (format!("{unrelated}\n\n{half}"), Outcome::Rewritten)
+        }
+        _ => (unrelated.to_string(), Outcome::NotUsed),
+    }
+}
+
+fn cleaned(text: &str) -> String {
+    clean_message_html(&paragraphs(text), Some(text))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_agents_send_is_counted_as_drafted_edited_rewritten_or_not_used() {
+    let stand_in = stand_in_with_new_tickets(TICKETS).await;
+    let data = ingested_data_dir();
+    let server = start_server_with(
+        data.path(),
+        &stand_in,
+        &[("DESKDRAFT_SERVE__POLL_INTERVAL_SECONDS", "1")],
+    )
+    .await;
+    let client = http();
+    draft_new_tickets_by_webhook(&client, &server, &stand_in, TICKETS).await;
+    let drafts: Vec<Value> = server.api_get(&client, "/api/drafts").await;
+    let mut expected: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut answered = 0;
+    let mut inserted = 0;
+    for (index, draft) in drafts
+        .iter()
+        .filter(|d| d["kind"] != "abstained")
+        .enumerate()
+    {
+        let ticket_id = draft["ticket_id"].as_i64().unwrap();
+        let text = draft["draft_text"].as_str().unwrap();
+        let (reply, outcome) = reply_for(index, text);
+        // The classes the test means are the classes deskdraft's measure gives.
+        let distance = drafts_edit_distance(&cleaned(text), &cleaned(&reply));
+        assert_eq!(
+            Outcome::of_distance(distance),
+            outcome,
+            "ticket {ticket_id}: {distance}"
+        );
+        *expected.entry(outcome.as_str()).or_default() += 1;
+        if index % 10 == 3 {
+            // Inserted from the sidebar app before the agent sent it.
+            let response = client
+                .post(format!(
+                    "{}/api/drafts/{}/feedback",
+                    server.url,
+                    draft["id"].as_str().unwrap()
+                ))
+                .bearer_auth(REVIEW_TOKEN)
+                .json(&json!({"kind": "inserted", "agent": "ana.lima@stand-in.example"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 201);
+            inserted += 1;
+        }
+        let at = Utc::now();
+        stand_in.edit_ticket(ticket_id, |ticket| {
+            ticket.conversations.push(Conversation {
+                id: 96_000_000_000 + ticket_id,
+                body: paragraphs(&reply),
+                body_text: Some(reply.clone()),
+                incoming: false,
+                private: false,
+                source: Some(0),
+                user_id: Some(OTHER_AGENTS[index % 2]),
+                ticket_id: Some(ticket_id),
+                support_email: Some("support@stand-in.freshdesk.com".into()),
+                created_at: at,
+                updated_at: Some(at),
+                attachments: Vec::new(),
+            });
+            ticket.status = 4;
+            ticket.updated_at = at;
+        });
+        answered += 1;
+    }
+    assert!(answered >= 40, "only {answered} drafts with text");
+    assert!(expected.len() == 4, "every kind is exercised: {expected:?}");
+
+    let stats = server
+        .wait_for_api(&client, "/api/stats", Duration::from_secs(120), |stats| {
+            stats["live"]["overall"]["answered"] == answered
+        })
+        .await;
+    let overall = &stats["live"]["overall"];
+    for (kind, count) in &expected {
+        assert_eq!(overall[*kind], *count, "{kind}: {overall}");
+    }
+    assert_eq!(
+        stats["live"]["by_origin"]["app_insert"]["answered"],
+        inserted
+    );
+    let agents = stats["live"]["per_agent"].as_object().unwrap();
+    assert_eq!(agents.len(), 2, "{agents:?}");
+    assert!(stats["live"]["risk_coverage"].as_array().unwrap().len() == 11);
+    assert_eq!(stats["events"]["inserted"], inserted);
+
+    // The notes say how their draft was used.
+    let used_notes = (0..TICKETS as i64)
+        .filter_map(|i| stand_in.ticket(FIRST_NEW_TICKET + i))
+        .filter(|t| {
+            t.conversations
+                .iter()
+                .any(|c| c.private && c.body.contains("Used:"))
+        })
+        .count();
+    assert_eq!(used_notes, answered);
+    let metrics = client
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("deskdraft_draft_outcomes_total{outcome=\"as_drafted\",via=\"typed\"}"),
+        "{metrics}"
+    );
+}
