@@ -74,8 +74,10 @@ for target in $(cargo fuzz list); do
   if [ "$status" -ne 0 ]; then
     failed=1
     crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-    echo "fuzz: $target FAILED (exit $status); the log ends:" >&2
-    tail -n 40 "$log" >&2
+    echo "fuzz: $target FAILED (exit $status):" >&2
+    grep -A 4 'panicked at' "$log" >&2 || true
+    echo "fuzz: $target: the log ends:" >&2
+    tail -n 12 "$log" >&2
     echo "fuzz: $target crashing input: ${crash:-(none written; see the log above)}" >&2
     echo "fuzz: reproduce with: cargo fuzz run ${build_flags[*]} $target ${crash:-}" >&2
     summary+=("fuzz: $target: CRASHED (input ${crash:-unknown})")
