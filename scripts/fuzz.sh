@@ -38,8 +38,8 @@ fi
 cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 
 # Its own target dir: the instrumented build shares nothing with the main one. No sanitizer:
-# the code fuzzed is safe Rust, and ASan would double build and run times; debug assertions
-# and overflow checks come from fuzz/Cargo.toml's profile.
+# the code fuzzed is safe Rust, and AddressSanitizer would lengthen the build CI pays for; debug
+# assertions and overflow checks come from fuzz/Cargo.toml's profile.
 export CARGO_TARGET_DIR="$PWD/fuzz/target"
 build_flags=(--release --sanitizer none --codegen-units 16 --target-dir "$CARGO_TARGET_DIR")
 echo "fuzz: building the targets ($(rustc --version))"

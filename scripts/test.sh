@@ -18,6 +18,6 @@ cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets
 cargo test --doc
 
-# Bounded fuzzing of the parsers of untrusted input (fuzz/README.md): about 2 minutes of build
-# plus DESKDRAFT_FUZZ_SECONDS (default 20) per target.
+# Bounded fuzzing of the parsers of untrusted input (fuzz/README.md): a cold build of the
+# instrumented targets (about 550-620 CPU-seconds) plus DESKDRAFT_FUZZ_SECONDS (default 20) per target.
 bash scripts/fuzz.sh "${DESKDRAFT_FUZZ_SECONDS:-20}"
