@@ -17,3 +17,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets
 cargo test --doc
+
+# Bounded fuzzing of the parsers of untrusted input (fuzz/README.md): a cold build of the
+# instrumented targets (about 550-620 CPU-seconds) plus DESKDRAFT_FUZZ_SECONDS (default 20) per target.
+bash scripts/fuzz.sh "${DESKDRAFT_FUZZ_SECONDS:-20}"

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use once_cell::sync::Lazy;
 use regex::Regex;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 
 use super::ServeState;
@@ -42,6 +43,14 @@ pub fn ticket_id_from_payload(body: &[u8]) -> Result<i64, String> {
         ));
     }
     if let Ok(value) = serde_json::from_str::<Value>(&text) {
+        // Valid JSON can repeat the key in a form the pattern does not see (an escaped key or
+        // value, a sign: `"ticket\u005fid"`, `"\u0036"`, `"+6"`); serde_json keeps the last.
+        let named = json_field_ids(&text);
+        if named.len() > 1 {
+            return Err(format!(
+                "the payload names several ticket ids {named:?}: send only {{\"ticket_id\": {{{{ticket.id}}}}}}"
+            ));
+        }
         let candidates = [
             &value["ticket_id"],
             &value["freshdesk_webhook"]["ticket_id"],
@@ -110,6 +119,92 @@ fn own_field_ids(text: &str) -> Vec<i64> {
         }
     }
     ids
+}
+
+/// Distinct ids in the `ticket_id` fields of a valid JSON payload (top level and inside
+/// `freshdesk_webhook`), read as JSON reads them: repeated keys included, escapes decoded.
+fn json_field_ids(text: &str) -> Vec<i64> {
+    let Ok(TicketIdFields(values)) = serde_json::from_str(text) else {
+        return Vec::new();
+    };
+    let mut ids = Vec::new();
+    for value in values {
+        let id = match &value {
+            Value::Number(n) => n.as_i64().filter(|id| *id > 0),
+            Value::String(s) => id_from_text(s).ok(),
+            _ => None,
+        };
+        if let Some(id) = id
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// Every value of a `ticket_id` key in an object and in its `freshdesk_webhook` object, in
+/// order; any other JSON reads as none.
+#[derive(Default)]
+struct TicketIdFields(Vec<Value>);
+
+impl<'de> Deserialize<'de> for TicketIdFields {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TicketIdFieldsVisitor)
+    }
+}
+
+struct TicketIdFieldsVisitor;
+
+impl<'de> Visitor<'de> for TicketIdFieldsVisitor {
+    type Value = TicketIdFields;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TicketIdFields, A::Error> {
+        let mut fields = TicketIdFields::default();
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "ticket_id" => fields.0.push(map.next_value()?),
+                "freshdesk_webhook" => fields.0.extend(map.next_value::<TicketIdFields>()?.0),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TicketIdFields, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(TicketIdFields::default())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<TicketIdFields, E> {
+        Ok(TicketIdFields::default())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<TicketIdFields, E> {
+        Ok(TicketIdFields::default())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<TicketIdFields, E> {
+        Ok(TicketIdFields::default())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<TicketIdFields, E> {
+        Ok(TicketIdFields::default())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<TicketIdFields, E> {
+        Ok(TicketIdFields::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<TicketIdFields, E> {
+        Ok(TicketIdFields::default())
+    }
 }
 
 pub async fn freshdesk_webhook(
@@ -240,5 +335,27 @@ mod tests {
             7
         );
         assert!(err(r#"{"ticket_id": 0, "s": "a"b"}"#).contains("no ticket id"));
+    }
+
+    #[test]
+    fn a_repeated_ticket_id_the_pattern_cannot_see_is_refused() {
+        // Found with the duplicate-key check of fuzz/fuzz_targets/webhook_payload.rs: valid JSON
+        // whose injected second key is written so the field pattern misses it (a sign, an
+        // escaped digit or key) made serde_json's last-key-wins choose the customer's id.
+        let err = |body: &str| ticket_id_from_payload(body.as_bytes()).unwrap_err();
+        for injected in [
+            r#"{"ticket_id": 5, "ticket_subject": "x", "ticket_id": "+6", "y": ""}"#,
+            r#"{"ticket_id": 5, "ticket_subject": "x", "ticket_id": "\u0036", "y": ""}"#,
+            r#"{"ticket_id": 5, "ticket_subject": "x", "ticket\u005fid": 6, "y": ""}"#,
+            r#"{"freshdesk_webhook": {"ticket_id": 5, "s": "x", "ticket_id": "+6", "y": ""}}"#,
+            r#"{"freshdesk_webhook": {"ticket_id": 5, "s": ""}, "ticket\u005fid": 6}"#,
+            r#"{"ticket_id": "+6", "ticket_subject": "x", "ticket_id": 5}"#,
+        ] {
+            assert!(err(injected).contains("several ticket ids"), "{injected}");
+        }
+        // The same id in another spelling is no ambiguity; a wrapper that is not an object names none.
+        let ok = |body: &str| ticket_id_from_payload(body.as_bytes()).unwrap();
+        assert_eq!(ok(r#"{"ticket_id": 5, "s": "x", "ticket_id": "+5"}"#), 5);
+        assert_eq!(ok(r#"{"freshdesk_webhook": "x", "ticket_id": 7}"#), 7);
     }
 }
