@@ -122,6 +122,7 @@ async fn run() -> serde_json::Value {
         settings: config.serve.clone(),
         webhook_secret: Secret::new(SECRET, "secret").expect("secret"),
         review_token: Secret::new("bench-review-token-0123", "token").expect("token"),
+        app_token: None,
         metrics: Arc::new(ServeMetrics::default()),
         freshdesk_calls: Some(freshdesk.metrics()),
         job_signal: Arc::new(tokio::sync::Notify::new()),

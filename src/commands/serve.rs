@@ -11,12 +11,19 @@ use crate::queue::JobQueue;
 use crate::serve::reconcile::run_reconciler;
 use crate::serve::worker::run_workers;
 use crate::serve::{
-    REVIEW_TOKEN_ENV, Secret, ServeMetrics, ServeState, WEBHOOK_SECRET_ENV, router,
+    APP_TOKEN_ENV, REVIEW_TOKEN_ENV, Secret, ServeMetrics, ServeState, WEBHOOK_SECRET_ENV, router,
 };
 
 pub async fn run_serve(config: Config) -> Result<(), CommandError> {
     let webhook_secret = Secret::from_env(WEBHOOK_SECRET_ENV).map_err(CommandError::Config)?;
     let review_token = Secret::from_env(REVIEW_TOKEN_ENV).map_err(CommandError::Config)?;
+    // Optional: without it only the review token opens the sidebar app's routes.
+    let app_token = match std::env::var(APP_TOKEN_ENV) {
+        Ok(value) if !value.trim().is_empty() => {
+            Some(Secret::new(value, APP_TOKEN_ENV).map_err(CommandError::Config)?)
+        }
+        _ => None,
+    };
     let freshdesk = freshdesk_from_config(&config)?;
     check_credentials(&freshdesk.reader()).await?;
     let mut queue = JobQueue::open(&config.queue_path(), config.serve.max_attempts)
@@ -34,6 +41,7 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         settings: settings.clone(),
         webhook_secret,
         review_token,
+        app_token,
         metrics: Arc::new(ServeMetrics::default()),
         freshdesk_calls: Some(freshdesk.metrics()),
         job_signal: Arc::new(tokio::sync::Notify::new()),

@@ -137,6 +137,9 @@ pub struct ServeSettings {
     /// The address agents reach deskdraft at, e.g. `https://deskdraft.acme.com` (behind a TLS
     /// proxy). With https the review page's cookies are `Secure`. Default none.
     pub public_url: Option<String>,
+    /// Browser origins allowed to call the sidebar app's API directly (CORS). The app calls it
+    /// through the Freshworks request proxy, which needs none. Default none.
+    pub app_origins: Vec<String>,
 }
 
 impl Default for ServeSettings {
@@ -151,6 +154,7 @@ impl Default for ServeSettings {
             queue_path: None,
             lease_seconds: 120,
             public_url: None,
+            app_origins: Vec::new(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! flags) or an explained abstention. Knows nothing about HTTP; serve and simulate call it.
 
 pub mod compose;
+pub mod confidence;
 pub mod generate;
 pub mod render;
 pub mod templates;

@@ -54,7 +54,7 @@ impl JobState {
             Self::Dead => "dead",
         }
     }
-    fn parse(text: &str) -> Self {
+    pub(super) fn parse(text: &str) -> Self {
         match text {
             "running" => Self::Running,
             "done" => Self::Done,

@@ -10,8 +10,10 @@
 
 mod approvals;
 mod drafts;
+mod events;
 mod feedback;
 mod jobs;
+mod outcomes;
 mod schema;
 mod sessions;
 
@@ -24,8 +26,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use approvals::{ApprovalIntent, ApprovalOutcome};
 pub use drafts::{DraftRecord, DraftStatus, NewDraft};
+pub use events::{DraftEvent, DraftEventKind};
 pub use feedback::{FeedbackStats, ProductFeedback, edit_distance as drafts_edit_distance};
 pub use jobs::{Enqueued, Job, JobKind, JobState, QueueDepth};
+pub use outcomes::{DraftOutcome, Outcome, ReplyOrigin};
 pub use schema::SCHEMA_VERSION;
 pub use sessions::Session;
 

@@ -16,6 +16,8 @@ use subtle::ConstantTimeEq;
 
 pub const WEBHOOK_SECRET_ENV: &str = "DESKDRAFT_WEBHOOK_SECRET";
 pub const REVIEW_TOKEN_ENV: &str = "DESKDRAFT_REVIEW_TOKEN";
+/// The Freshdesk sidebar app's token (optional): opens the app's three routes only.
+pub const APP_TOKEN_ENV: &str = "DESKDRAFT_APP_TOKEN";
 /// Header a Freshdesk automation rule can send the webhook secret in.
 pub const SECRET_HEADER: &str = "x-deskdraft-secret";
 pub const SESSION_COOKIE: &str = "deskdraft_session";

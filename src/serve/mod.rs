@@ -5,6 +5,7 @@
 //! Drafting logic stays in `draft`; this module only moves tickets, drafts and notes around.
 
 mod api;
+mod app_api;
 mod auth;
 pub mod drafting;
 mod locks;
@@ -31,7 +32,7 @@ use crate::helpdesk::{HelpdeskRead, HelpdeskWrite};
 use crate::queue::JobQueue;
 use crate::store::VectorStore;
 
-pub use auth::{REVIEW_TOKEN_ENV, Secret, WEBHOOK_SECRET_ENV};
+pub use auth::{APP_TOKEN_ENV, REVIEW_TOKEN_ENV, Secret, WEBHOOK_SECRET_ENV};
 pub use locks::TicketLocks;
 pub use metrics::ServeMetrics;
 pub use ops::ReadinessProbe;
@@ -48,6 +49,8 @@ pub struct ServeState {
     pub settings: ServeSettings,
     pub webhook_secret: Secret,
     pub review_token: Secret,
+    /// The sidebar app's token (`DESKDRAFT_APP_TOKEN`): opens the app's routes only.
+    pub app_token: Option<Secret>,
     pub metrics: Arc<ServeMetrics>,
     /// The Freshdesk client's call counters, exported at `/metrics`.
     pub freshdesk_calls: Option<Arc<CallMetrics>>,
@@ -61,6 +64,20 @@ pub struct ServeState {
     pub loop_health: Arc<supervise::LoopHealth>,
     /// Slows down guessing of the review token at sign-in.
     pub login_throttle: Arc<auth::LoginThrottle>,
+}
+
+/// Browsers may call the app's routes only from the origins configured (the Freshworks request
+/// proxy, the documented way, needs none).
+fn app_cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderValue, Method, header};
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok())
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
 /// The HTTP routes.
@@ -79,8 +96,18 @@ pub fn router(state: ServeState) -> Router {
             state.clone(),
             api::require_reviewer,
         ));
+    let app_api = Router::new()
+        .route("/api/tickets/{ticket_id}/draft", get(app_api::ticket_draft))
+        .route("/api/tickets/{ticket_id}/redraft", post(app_api::redraft))
+        .route("/api/drafts/{id}/feedback", post(app_api::draft_feedback))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            app_api::require_app,
+        ))
+        .layer(app_cors(&state.settings.app_origins));
     Router::new()
         .route("/webhooks/freshdesk", post(webhook::freshdesk_webhook))
+        .merge(app_api)
         .merge(approval_api)
         .route("/", get(page::review_page))
         .route("/login", get(page::login_page).post(page::login))
