@@ -216,6 +216,7 @@ impl Config {
             "embedding_api_key",
             "webhook_secret",
             "review_token",
+            "app_token",
             "qdrant_api_key",
             "log",
         ]);

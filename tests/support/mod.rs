@@ -4,4 +4,5 @@
 pub mod binary;
 pub mod cdp;
 pub mod freshdesk_stand_in;
+pub mod freshworks_client;
 pub mod openai_stand_in;
