@@ -109,7 +109,7 @@
   ];
 
   function feedbackForm(handlers) {
-    const select = h('select', { id: 'dd-reason', name: 'reason', class: 'dd-input', required: true },
+    const select = h('select', { id: 'dd-reason', name: 'reason', class: 'dd-input', 'aria-required': 'true' },
       REASONS.map(function ([value, text]) { return h('option', { value: value, text: text }); }));
     const details = h('textarea', { id: 'dd-details', name: 'details', class: 'dd-input', rows: 3, maxlength: 1000, placeholder: 'What was wrong? (needed for "Other")' });
     return h('form', { id: 'dd-feedback-form', class: 'dd-feedback', hidden: true, onsubmit: handlers.submitNotUseful, 'aria-label': 'Not useful feedback' }, [
