@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::config::StoreBackend;
 use crate::errors::CommandError;
 use crate::ingest::state::IngestState;
+use crate::store::server::CollectionLayout;
 use crate::store::{EdgeVectorStore, QdrantServerStore, StoreStats, VectorStore};
 
 #[derive(Debug, Serialize)]
@@ -29,7 +30,8 @@ pub async fn run_stats(config: Config) -> Result<Stats, CommandError> {
             std::env::var(crate::store::server::QDRANT_API_KEY_ENV).ok(),
             &config.store.collection,
             config.embedding.endpoint_dimensions.unwrap_or(384),
-        )?),
+        )?
+        .with_layout(CollectionLayout::from_settings(&config.store))),
     };
     let state = IngestState::load(&config.ingest_state_path())
         .map_err(|e| CommandError::Config(e.to_string()))?;

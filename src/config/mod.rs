@@ -340,6 +340,19 @@ impl Config {
                 "the qdrant backend needs the server's gRPC URL, e.g. http://localhost:6334",
             );
         }
+        let store = &self.store;
+        if store.shards.is_some_and(|shards| shards == 0 || shards > 1024) {
+            return invalid("store.shards", "must be between 1 and 1024 (or unset)");
+        }
+        if store.replication_factor == 0 || store.replication_factor > 16 {
+            return invalid("store.replication_factor", "must be between 1 and 16");
+        }
+        if store.write_consistency == 0 || store.write_consistency > store.replication_factor {
+            return invalid(
+                "store.write_consistency",
+                "must be between 1 and store.replication_factor (a write cannot wait for more copies than exist)",
+            );
+        }
         let llm = &self.llm;
         if let Some(base_url) = &llm.base_url
             && !(base_url.starts_with("http://") || base_url.starts_with("https://"))
@@ -462,6 +475,33 @@ mod tests {
         config.chunking.max_tokens = 600;
         let error = config.validate().unwrap_err().to_string();
         assert!(error.contains("chunking.max_tokens"), "{error}");
+    }
+
+    #[test]
+    fn store_layout_comes_from_the_environment_and_is_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DESKDRAFT_STORE__SHARDS", "3");
+            jail.set_env("DESKDRAFT_STORE__REPLICATION_FACTOR", "2");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.store.shards, Some(3));
+            assert_eq!(config.store.replication_factor, 2);
+            assert_eq!(config.store.write_consistency, 1, "the default");
+            jail.set_env("DESKDRAFT_STORE__WRITE_CONSISTENCY", "3");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(
+                error.contains("store.write_consistency") && error.contains("replication_factor"),
+                "{error}"
+            );
+            Ok(())
+        });
+        let mut config = Config::default();
+        config.store.replication_factor = 0;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("store.replication_factor"), "{error}");
+        let mut config = Config::default();
+        config.store.shards = Some(0);
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("store.shards"), "{error}");
     }
 
     #[test]

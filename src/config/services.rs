@@ -171,6 +171,17 @@ pub struct StoreSettings {
     pub url: Option<String>,
     /// Collection name on the server. Default `deskdraft`.
     pub collection: String,
+    /// Shards of the collection deskdraft creates on a server. Default unset: the server
+    /// decides (1 on a single server, one per node on a cluster). Applied only at creation;
+    /// an existing collection with another value is reported (a warning), never changed.
+    pub shards: Option<u32>,
+    /// Copies of each shard on a cluster (Qdrant's `replication_factor`). Default 1; 2 keeps
+    /// queries answering with one node down. Applied at creation, like `shards`.
+    pub replication_factor: u32,
+    /// Replicas that must acknowledge a write before it succeeds (Qdrant's
+    /// `write_consistency_factor`), at most `replication_factor`. Default 1: ingest goes on
+    /// while a replica is down. Applied at creation, like `shards`.
+    pub write_consistency: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -186,6 +197,9 @@ impl Default for StoreSettings {
             backend: StoreBackend::Edge,
             url: None,
             collection: "deskdraft".to_string(),
+            shards: None,
+            replication_factor: 1,
+            write_consistency: 1,
         }
     }
 }

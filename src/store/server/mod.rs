@@ -12,12 +12,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DatetimeRange, DeletePointsBuilder, Distance, FieldType, Filter, Modifier, NamedVectors,
-    PointId, PointStruct, PointsIdsList, Query, QueryPointsBuilder, ScrollPointsBuilder,
-    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
-    VectorInput, VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector, point_id,
-    vector_output, vectors_config,
+    Condition, CountPointsBuilder, DatetimeRange, DeletePointsBuilder, Filter, NamedVectors,
+    PayloadExcludeSelector, PointId, PointStruct, PointsIdsList, Query, QueryPointsBuilder,
+    ScrollPointsBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorsSelector, point_id,
+    vector_output,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use tokio::sync::OnceCell;
@@ -25,10 +23,18 @@ use uuid::Uuid;
 
 use super::{
     ChunkPayload, DENSE_VECTOR_NAME, HybridQuery, QueryFilter, SPARSE_VECTOR_NAME, ScoredChunk,
-    StoreError, StoreStats, StoredPoint, VectorStore, fuse_ranked_hits, normalized,
+    StoreError, StoreStats, StoredPoint, TIE_WINDOW, VectorStore, cut_by_score_then_id,
+    fuse_ranked_hits, normalized, threshold_keeping, tied_score_at_cut,
 };
 use crate::domain::{DocumentKey, SourceType};
 use crate::retry::RetryPolicy;
+
+mod collection;
+mod idf;
+
+pub use collection::CollectionLayout;
+use collection::IdfWeighting;
+pub use idf::{TERMS_FIELD, inverse_document_frequency};
 
 /// Points per upsert request.
 const UPSERT_BATCH: usize = 256;
@@ -40,7 +46,10 @@ pub struct QdrantServerStore {
     url: String,
     collection: String,
     dimensions: usize,
-    ready: OnceCell<String>,
+    layout: CollectionLayout,
+    /// The server's version and who weighs BM25 terms, once the collection is checked.
+    ready: OnceCell<(String, IdfWeighting)>,
+    term_counts: idf::TermCounts,
     retry: RetryPolicy,
 }
 
@@ -176,14 +185,31 @@ impl QdrantServerStore {
             url: url.to_string(),
             collection: collection.to_string(),
             dimensions,
+            layout: CollectionLayout::default(),
             ready: OnceCell::new(),
+            term_counts: idf::TermCounts::default(),
             retry: RetryPolicy::default(),
         })
     }
 
-    /// Creates the collection and its payload indexes, or checks an existing one's dimension;
-    /// returns the server version. Runs once.
+    /// The shards, replicas and write consistency of the collection when this store creates it
+    /// (an existing collection that differs is reported, not changed).
+    pub fn with_layout(mut self, layout: CollectionLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Creates the collection and its payload indexes, or checks an existing one (dimension,
+    /// layout); returns the server version. Runs once.
     pub async fn ensure_collection(&self) -> Result<&str, StoreError> {
+        Ok(self.ready().await?.0.as_str())
+    }
+
+    async fn idf_weighting(&self) -> Result<IdfWeighting, StoreError> {
+        Ok(self.ready().await?.1)
+    }
+
+    async fn ready(&self) -> Result<&(String, IdfWeighting), StoreError> {
         self.ready
             .get_or_try_init(|| async {
                 let health = self.client.health_check().await.map_err(|e| StoreError::Open {
@@ -196,78 +222,15 @@ impl QdrantServerStore {
                     .collection_exists(&self.collection)
                     .await
                     .map_err(classify)?;
-                if exists {
-                    self.check_dimensions().await?;
+                let weighting = if exists {
+                    self.check_collection().await?
                 } else {
                     self.create_collection().await?;
-                }
-                Ok(health.version)
+                    IdfWeighting::Client
+                };
+                Ok((health.version, weighting))
             })
             .await
-            .map(String::as_str)
-    }
-
-    async fn check_dimensions(&self) -> Result<(), StoreError> {
-        let info = self
-            .client
-            .collection_info(&self.collection)
-            .await
-            .map_err(classify)?;
-        let existing = info
-            .result
-            .and_then(|r| r.config)
-            .and_then(|c| c.params)
-            .and_then(|p| p.vectors_config)
-            .and_then(|v| v.config)
-            .and_then(|config| match config {
-                vectors_config::Config::ParamsMap(map) => {
-                    map.map.get(DENSE_VECTOR_NAME).map(|p| p.size as usize)
-                }
-                vectors_config::Config::Params(params) => Some(params.size as usize),
-            });
-        match existing {
-            Some(size) if size != self.dimensions => Err(StoreError::DimensionMismatch {
-                existing: size,
-                requested: self.dimensions,
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    async fn create_collection(&self) -> Result<(), StoreError> {
-        let mut vectors = VectorsConfigBuilder::default();
-        vectors.add_named_vector_params(
-            DENSE_VECTOR_NAME,
-            VectorParamsBuilder::new(self.dimensions as u64, Distance::Cosine),
-        );
-        let mut sparse = SparseVectorsConfigBuilder::default();
-        sparse.add_named_vector_params(
-            SPARSE_VECTOR_NAME,
-            SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
-        );
-        self.client
-            .create_collection(
-                CreateCollectionBuilder::new(&self.collection)
-                    .vectors_config(vectors)
-                    .sparse_vectors_config(sparse),
-            )
-            .await
-            .map_err(classify)?;
-        for (field, kind) in [
-            ("product", FieldType::Keyword),
-            ("source_type", FieldType::Keyword),
-            ("doc_key", FieldType::Keyword),
-            ("created_at", FieldType::Datetime),
-        ] {
-            self.client
-                .create_field_index(
-                    CreateFieldIndexCollectionBuilder::new(&self.collection, field, kind)
-                        .wait(true),
-                )
-                .await
-                .map_err(classify)?;
-        }
-        Ok(())
     }
 
     /// Deletes the points a selector (ids or a filter) names, waiting for the server.
@@ -276,6 +239,7 @@ impl QdrantServerStore {
         selector: impl Into<qdrant_client::qdrant::points_selector::PointsSelectorOneOf>,
     ) -> Result<(), StoreError> {
         self.ensure_collection().await?;
+        self.term_counts.invalidate();
         let request = DeletePointsBuilder::new(&self.collection)
             .points(selector)
             .wait(true)
@@ -291,6 +255,9 @@ impl QdrantServerStore {
         Ok(())
     }
 
+    /// One search, cut to `limit` in (score desc, id asc) order: when the cut falls inside a
+    /// group of equal scores (the engine, and on a cluster the merge of the shards' answers,
+    /// picks among them by internal order), every tied hit is fetched and the id decides.
     async fn search(
         &self,
         query: Query,
@@ -298,23 +265,36 @@ impl QdrantServerStore {
         filter: Option<Filter>,
         limit: usize,
     ) -> Result<Vec<qdrant_client::qdrant::ScoredPoint>, StoreError> {
-        let mut builder = QueryPointsBuilder::new(&self.collection)
-            .query(query)
-            .using(using)
-            .limit(limit as u64)
-            .with_payload(true)
-            .with_vectors(VectorsSelector {
-                names: vec![DENSE_VECTOR_NAME.to_string()],
-            });
-        if let Some(filter) = filter {
-            builder = builder.filter(filter);
+        let request = |limit: usize, score_threshold: Option<f32>| {
+            let mut builder = QueryPointsBuilder::new(&self.collection)
+                .query(query.clone())
+                .using(using)
+                .limit(limit as u64)
+                .with_payload(PayloadExcludeSelector::new(vec![TERMS_FIELD.to_string()]))
+                .with_vectors(VectorsSelector {
+                    names: vec![DENSE_VECTOR_NAME.to_string()],
+                });
+            if let Some(filter) = filter.clone() {
+                builder = builder.filter(filter);
+            }
+            if let Some(threshold) = score_threshold {
+                builder = builder.score_threshold(threshold);
+            }
+            builder.build()
+        };
+        let run = |request: qdrant_client::qdrant::QueryPoints| async move {
+            self.retry
+                .run(|_| async { self.client.query(request.clone()).await.map_err(classify) })
+                .await
+                .map(|response| response.result)
+        };
+        let mut hits = run(request(limit + 1, None)).await?;
+        if let Some(tied) = tied_score_at_cut(&hits, limit, |hit| hit.score) {
+            hits = run(request(limit + TIE_WINDOW, Some(threshold_keeping(tied)))).await?;
         }
-        let request = builder.build();
-        let response = self
-            .retry
-            .run(|_| async { self.client.query(request.clone()).await.map_err(classify) })
-            .await?;
-        Ok(response.result)
+        Ok(cut_by_score_then_id(hits, limit, |hit| {
+            (hit.score, uuid_of(hit.id.clone()))
+        }))
     }
 }
 
@@ -329,14 +309,18 @@ impl VectorStore for QdrantServerStore {
 
     async fn upsert(&self, points: Vec<StoredPoint>) -> Result<(), StoreError> {
         self.ensure_collection().await?;
+        if !points.is_empty() {
+            self.term_counts.invalidate();
+        }
         for batch in points.chunks(UPSERT_BATCH) {
             let mut converted = Vec::with_capacity(batch.len());
             for point in batch {
-                let payload = Payload::try_from(
-                    serde_json::to_value(&point.payload)
-                        .map_err(|e| StoreError::Operation(e.to_string()))?,
-                )
-                .map_err(|e| StoreError::Operation(e.to_string()))?;
+                let mut json = serde_json::to_value(&point.payload)
+                    .map_err(|e| StoreError::Operation(e.to_string()))?;
+                // The term ids, for collection-wide document frequencies (`idf.rs`).
+                json[TERMS_FIELD] = serde_json::Value::from(point.sparse_indices.clone());
+                let payload = Payload::try_from(json)
+                    .map_err(|e| StoreError::Operation(e.to_string()))?;
                 let vectors = NamedVectors::default()
                     .add_vector(DENSE_VECTOR_NAME, Vector::new_dense(point.dense.clone()))
                     .add_vector(
@@ -399,10 +383,17 @@ impl VectorStore for QdrantServerStore {
             if query.sparse_indices.is_empty() {
                 return Ok(None);
             }
+            let weights = match self.idf_weighting().await? {
+                IdfWeighting::Client => {
+                    self.idf_weighted(&query.sparse_indices, &query.sparse_values)
+                        .await?
+                }
+                IdfWeighting::Engine => query.sparse_values.clone(),
+            };
             self.search(
                 Query::new_nearest(VectorInput::new_sparse(
                     query.sparse_indices.clone(),
-                    query.sparse_values.clone(),
+                    weights,
                 )),
                 SPARSE_VECTOR_NAME,
                 filter.clone(),
@@ -448,7 +439,7 @@ impl VectorStore for QdrantServerStore {
             let mut builder = ScrollPointsBuilder::new(&self.collection)
                 .filter(filter.clone())
                 .limit(1_000)
-                .with_payload(true)
+                .with_payload(PayloadExcludeSelector::new(vec![TERMS_FIELD.to_string()]))
                 .with_vectors(false);
             if let Some(offset) = offset.take() {
                 builder = builder.offset(offset);
