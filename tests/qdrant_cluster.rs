@@ -101,8 +101,10 @@ impl Node {
             .timeout(Duration::from_secs(2))
             .send()
             .await
-            .ok()?;
-        response.json().await.ok()
+            .ok()
+            .filter(|r| r.status().is_success())?;
+        // `/readyz` answers plain text: a success without JSON is `null`.
+        Some(response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     /// Waits until `ready(json)` holds for `GET path`, or panics after `within` naming the log.
@@ -289,6 +291,14 @@ async fn a_killed_node_leaves_queries_answering_and_ingest_resumes_without_dupli
         "ingest with a node down: {failed_attempts} failed attempts before it completed"
     ));
     assert_eq!(store.stats().await.unwrap().points, 500);
+    let down = nodes[0]
+        .get_json("/collections/deskdraft/cluster")
+        .await
+        .unwrap();
+    assert!(
+        replica_states(&down).contains(&"Dead".to_string()),
+        "the killed node's replicas are marked dead and writes went on without them: {down}"
+    );
 
     // The node comes back on its own storage and catches up.
     nodes[2].start(&binary, None);
@@ -331,23 +341,54 @@ async fn a_killed_node_leaves_queries_answering_and_ingest_resumes_without_dupli
             assert_eq!(payload.content_hash, format!("{}-{version}", payload.doc_id));
         }
     }
+    // Every replica of a shard holds the same points: the restarted node caught up.
+    let mut replica_counts: std::collections::BTreeMap<u64, BTreeSet<u64>> = Default::default();
+    for node in &nodes {
+        let info = node
+            .get_json("/collections/deskdraft/cluster")
+            .await
+            .unwrap();
+        for shard in info["result"]["local_shards"].as_array().unwrap() {
+            replica_counts
+                .entry(shard["shard_id"].as_u64().unwrap())
+                .or_default()
+                .insert(shard["points_count"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(replica_counts.len(), 3, "{replica_counts:?}");
+    assert!(
+        replica_counts.values().all(|counts| counts.len() == 1),
+        "replicas of a shard disagree: {replica_counts:?}"
+    );
+    assert_eq!(
+        replica_counts
+            .values()
+            .map(|c| c.iter().next().unwrap())
+            .sum::<u64>(),
+        600
+    );
     // Node 3 answers queries from its own replicas like node 1.
     let view = QdrantServerStore::new(&nodes[2].grpc_url(), None, "deskdraft", DIMS).unwrap();
     assert_eq!(ranked(&view).await, ranked(&store).await);
 }
 
-/// Every shard replica of the collection, local and remote, is `Active`.
-fn all_replicas_active(json: &serde_json::Value) -> bool {
+/// The state of every shard replica, local and remote, as one node sees them.
+fn replica_states(json: &serde_json::Value) -> Vec<String> {
     let result = &json["result"];
-    let states = result["local_shards"]
+    result["local_shards"]
         .as_array()
         .into_iter()
         .chain(result["remote_shards"].as_array())
         .flatten()
-        .map(|shard| shard["state"].as_str().unwrap_or_default())
-        .collect::<Vec<_>>();
-    let transfers = result["shard_transfers"]
+        .map(|shard| shard["state"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Every shard replica of the collection is `Active` and no transfer is running.
+fn all_replicas_active(json: &serde_json::Value) -> bool {
+    let states = replica_states(json);
+    let transfers = json["result"]["shard_transfers"]
         .as_array()
         .is_none_or(|t| t.is_empty());
-    states.len() == 6 && transfers && states.iter().all(|s| *s == "Active")
+    states.len() == 6 && transfers && states.iter().all(|s| s == "Active")
 }
