@@ -46,15 +46,17 @@ impl Components {
                 &config.store_dir(),
                 embedder.dimensions(),
             )?),
-            StoreBackend::Qdrant => Arc::new(QdrantServerStore::new(
-                config.store.url.as_deref().unwrap_or_default(),
-                std::env::var(QDRANT_API_KEY_ENV)
-                    .ok()
-                    .filter(|k| !k.is_empty()),
-                &config.store.collection,
-                embedder.dimensions(),
-            )?
-            .with_layout(CollectionLayout::from_settings(&config.store))),
+            StoreBackend::Qdrant => Arc::new(
+                QdrantServerStore::new(
+                    config.store.url.as_deref().unwrap_or_default(),
+                    std::env::var(QDRANT_API_KEY_ENV)
+                        .ok()
+                        .filter(|k| !k.is_empty()),
+                    &config.store.collection,
+                    embedder.dimensions(),
+                )?
+                .with_layout(CollectionLayout::from_settings(&config.store)),
+            ),
         };
         Ok(Self {
             config,

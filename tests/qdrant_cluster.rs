@@ -69,7 +69,10 @@ impl Node {
             .env("QDRANT__SERVICE__HTTP_PORT", self.http.to_string())
             .env("QDRANT__SERVICE__GRPC_PORT", self.grpc.to_string())
             .env("QDRANT__STORAGE__STORAGE_PATH", self.dir.join("storage"))
-            .env("QDRANT__STORAGE__SNAPSHOTS_PATH", self.dir.join("snapshots"))
+            .env(
+                "QDRANT__STORAGE__SNAPSHOTS_PATH",
+                self.dir.join("snapshots"),
+            )
             .env("QDRANT__TELEMETRY_DISABLED", "true")
             .env("QDRANT__CLUSTER__ENABLED", "true")
             .env("QDRANT__CLUSTER__P2P__PORT", self.p2p.to_string())
@@ -212,16 +215,33 @@ async fn upsert_until_done(
                     "a write with a node down must fail as retryable, got: {error}"
                 );
                 failures += 1;
-                report(&format!("write attempt {failures} failed (retryable): {error}"));
-                assert!(start.elapsed() < within, "the write never completed: {error}");
+                report(&format!(
+                    "write attempt {failures} failed (retryable): {error}"
+                ));
+                assert!(
+                    start.elapsed() < within,
+                    "the write never completed: {error}"
+                );
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
 }
 
+/// `write_consistency = 1`: a write needs one copy, so ingest goes on while a node is down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_node_leaves_queries_answering_and_ingest_resumes_without_duplicates() {
+async fn a_killed_node_leaves_queries_answering_and_ingest_going_on() {
+    killed_node_scenario(1).await;
+}
+
+/// `write_consistency = 2`: every copy must acknowledge; a write to a shard with a dead copy may
+/// fail, and must then fail as retryable and complete once the node is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_full_write_consistency_ingest_resumes_when_the_node_returns() {
+    killed_node_scenario(2).await;
+}
+
+async fn killed_node_scenario(write_consistency: u32) {
     let binary = match std::env::var("QDRANT_BIN") {
         Ok(path) if !path.is_empty() => PathBuf::from(path),
         _ => {
@@ -255,11 +275,11 @@ async fn a_killed_node_leaves_queries_answering_and_ingest_resumes_without_dupli
         })
         .await;
 
-    // The layout of `[store]`: 3 shards, each on 2 of the 3 nodes; a write needs 1 copy.
+    // The layout of `[store]`: 3 shards, each on 2 of the 3 nodes.
     let layout = CollectionLayout {
         shards: Some(3),
         replication_factor: Some(2),
-        write_consistency: Some(1),
+        write_consistency: Some(write_consistency),
     };
     let store = QdrantServerStore::new(&nodes[0].grpc_url(), None, "deskdraft", DIMS)
         .unwrap()
@@ -286,26 +306,54 @@ async fn a_killed_node_leaves_queries_answering_and_ingest_resumes_without_dupli
 
     // Ingest while it is down: 200 new documents and 50 rewritten ones.
     let during: Vec<StoredPoint> = (250..500).map(|i| point(i, 2)).collect();
-    let failed_attempts = upsert_until_done(&store, &during, Duration::from_secs(120)).await;
+    let written_while_down = match store.upsert(during.clone()).await {
+        Ok(()) => true,
+        Err(error) => {
+            assert!(
+                !matches!(error.class(), ErrorClass::Permanent),
+                "a write with a node down must fail as retryable, got: {error}"
+            );
+            report(&format!(
+                "write_consistency {write_consistency}: a write with a node down failed (retryable): {error}"
+            ));
+            false
+        }
+    };
     report(&format!(
-        "ingest with a node down: {failed_attempts} failed attempts before it completed"
+        "write_consistency {write_consistency}: ingest with a node down {}",
+        if written_while_down {
+            "succeeded"
+        } else {
+            "failed, retryable"
+        }
     ));
-    assert_eq!(store.stats().await.unwrap().points, 500);
-    let down = nodes[0]
-        .get_json("/collections/deskdraft/cluster")
-        .await
-        .unwrap();
-    assert!(
-        replica_states(&down).contains(&"Dead".to_string()),
-        "the killed node's replicas are marked dead and writes went on without them: {down}"
-    );
+    if write_consistency == 1 {
+        assert!(written_while_down, "one live copy is enough to write");
+    }
+    if written_while_down {
+        let down = nodes[0]
+            .get_json("/collections/deskdraft/cluster")
+            .await
+            .unwrap();
+        assert!(
+            replica_states(&down).contains(&"Dead".to_string()),
+            "the killed node's replicas are marked dead and writes went on without them: {down}"
+        );
+        assert_eq!(store.stats().await.unwrap().points, 500);
+    }
 
-    // The node comes back on its own storage and catches up.
+    // The node comes back on its own storage and catches up; the interrupted ingest resumes.
     nodes[2].start(&binary, None);
     nodes[2]
         .wait_for("/readyz", Duration::from_secs(60), |_| true)
         .await;
     let back_at = Instant::now();
+    if !written_while_down {
+        let failures = upsert_until_done(&store, &during, Duration::from_secs(120)).await;
+        report(&format!(
+            "the resumed write completed after {failures} more failed attempts"
+        ));
+    }
     nodes[0]
         .wait_for(
             "/collections/deskdraft/cluster",
@@ -338,7 +386,10 @@ async fn a_killed_node_leaves_queries_answering_and_ingest_resumes_without_dupli
                 250..500 => 2,
                 _ => 3,
             };
-            assert_eq!(payload.content_hash, format!("{}-{version}", payload.doc_id));
+            assert_eq!(
+                payload.content_hash,
+                format!("{}-{version}", payload.doc_id)
+            );
         }
     }
     // Every replica of a shard holds the same points: the restarted node caught up.

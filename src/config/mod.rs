@@ -341,7 +341,10 @@ impl Config {
             );
         }
         let store = &self.store;
-        if store.shards.is_some_and(|shards| shards == 0 || shards > 1024) {
+        if store
+            .shards
+            .is_some_and(|shards| shards == 0 || shards > 1024)
+        {
             return invalid("store.shards", "must be between 1 and 1024 (or unset)");
         }
         if store.replication_factor == 0 || store.replication_factor > 16 {

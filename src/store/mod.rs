@@ -332,7 +332,11 @@ mod tests {
         let hits = vec![(id(9), 0.9), (id(5), 0.5), (id(2), 0.5)];
         assert_eq!(tied_score_at_cut(&hits, 2, score), Some(0.5));
         assert_eq!(tied_score_at_cut(&hits, 1, score), None, "0.9 is alone");
-        assert_eq!(tied_score_at_cut(&hits, 3, score), None, "nothing beyond the cut");
+        assert_eq!(
+            tied_score_at_cut(&hits, 3, score),
+            None,
+            "nothing beyond the cut"
+        );
         let cut = cut_by_score_then_id(hits, 2, |hit| (hit.1, hit.0));
         assert_eq!(cut, vec![(id(9), 0.9), (id(2), 0.5)]);
         let threshold = threshold_keeping(0.5);

@@ -346,7 +346,10 @@ async fn check_layout_is_applied(url: &str, layout: CollectionLayout) {
     let store = QdrantServerStore::new(url, api_key.clone(), &collection, DIMS)
         .unwrap()
         .with_layout(layout);
-    store.ensure_collection().await.expect("the collection is created");
+    store
+        .ensure_collection()
+        .await
+        .expect("the collection is created");
     let client = qdrant_client::Qdrant::from_url(url)
         .api_key(api_key)
         .skip_compatibility_check()

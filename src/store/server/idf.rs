@@ -171,6 +171,10 @@ mod tests {
         counts.invalidate();
         counts.keep(generation, 11, &[(2, 4)]);
         let (_, points, cached) = counts.cached(&[1, 2]);
-        assert_eq!((points, cached), (None, vec![None, None]), "a write drops counts");
+        assert_eq!(
+            (points, cached),
+            (None, vec![None, None]),
+            "a write drops counts"
+        );
     }
 }

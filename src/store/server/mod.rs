@@ -36,6 +36,8 @@ pub use collection::CollectionLayout;
 use collection::IdfWeighting;
 pub use idf::{TERMS_FIELD, inverse_document_frequency};
 
+/// Longest wait for the server's optimizers after a bulk load.
+const OPTIMIZE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Points per upsert request.
 const UPSERT_BATCH: usize = 256;
 /// Environment variable holding the server's API key (optional).
@@ -68,10 +70,30 @@ fn classify(error: QdrantError) -> StoreError {
             | tonic::Code::Cancelled
             | tonic::Code::Unknown => StoreError::Unavailable(status.message().to_string()),
             tonic::Code::ResourceExhausted => StoreError::RateLimited { retry_after: None },
+            // A cluster reports a write it could not apply on enough replicas (a peer down or
+            // unreachable) as an internal error; the write is idempotent (deterministic ids),
+            // so it is retried like a lost connection.
+            tonic::Code::Internal if replica_unavailable(status.message()) => {
+                StoreError::Unavailable(status.message().to_string())
+            }
             _ => StoreError::Operation(format!("{:?}: {}", status.code(), status.message())),
         },
         other => StoreError::Operation(other.to_string()),
     }
+}
+
+/// Whether a cluster's internal error says a peer or replica was unreachable.
+fn replica_unavailable(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "currently unavailable",
+        "tcp connect error",
+        "connection refused",
+        "no active replica",
+        "failed to apply operation",
+    ]
+    .iter()
+    .any(|marker| message.contains(marker))
 }
 
 fn point_id(id: Uuid) -> PointId {
@@ -319,8 +341,8 @@ impl VectorStore for QdrantServerStore {
                     .map_err(|e| StoreError::Operation(e.to_string()))?;
                 // The term ids, for collection-wide document frequencies (`idf.rs`).
                 json[TERMS_FIELD] = serde_json::Value::from(point.sparse_indices.clone());
-                let payload = Payload::try_from(json)
-                    .map_err(|e| StoreError::Operation(e.to_string()))?;
+                let payload =
+                    Payload::try_from(json).map_err(|e| StoreError::Operation(e.to_string()))?;
                 let vectors = NamedVectors::default()
                     .add_vector(DENSE_VECTOR_NAME, Vector::new_dense(point.dense.clone()))
                     .add_vector(
@@ -494,15 +516,59 @@ impl VectorStore for QdrantServerStore {
         Ok(())
     }
 
-    /// The server's own optimizers build indexes in the background.
+    /// The server's optimizers merge segments and build indexes in the background after a bulk
+    /// load; this waits until they are done (status green), so the queries that follow (a
+    /// simulation's) all see the same segments: scores computed on a segment being rebuilt can
+    /// differ in their last bit and swap near-equal hits, which made two simulations of the same
+    /// bundle differ. Gives up after [`OPTIMIZE_WAIT`] with a warning.
     async fn optimize(&self) -> Result<(), StoreError> {
-        Ok(())
+        use qdrant_client::qdrant::CollectionStatus;
+        self.ensure_collection().await?;
+        let started = std::time::Instant::now();
+        loop {
+            let status = self
+                .retry
+                .run(|_| async {
+                    self.client
+                        .collection_info(&self.collection)
+                        .await
+                        .map_err(classify)
+                })
+                .await?
+                .result
+                .map(|info| info.status);
+            // Grey: optimizations pending but not running (nothing to wait for).
+            if status == Some(CollectionStatus::Green as i32)
+                || status == Some(CollectionStatus::Grey as i32)
+            {
+                return Ok(());
+            }
+            if started.elapsed() > OPTIMIZE_WAIT {
+                tracing::warn!(collection = %self.collection, ?status, "the server is still optimizing the collection; going on");
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_a_down_peer_could_not_apply_is_retryable() {
+        use crate::retry::{Classify, ErrorClass};
+        // As Qdrant v1.19 answers with write_consistency 2 and one replica's node killed.
+        let down = tonic::Status::internal(
+            "Service internal error: 2 out of 3 shards failed to apply operation. First error captured: Service internal error: Tonic status error: code: 'The service is currently unavailable', message: \"tcp connect error\"",
+        );
+        let error = classify(QdrantError::ResponseError { status: down });
+        assert!(matches!(error.class(), ErrorClass::Transient), "{error}");
+        let broken = tonic::Status::internal("Service internal error: segment is corrupted");
+        let error = classify(QdrantError::ResponseError { status: broken });
+        assert!(matches!(error.class(), ErrorClass::Permanent), "{error}");
+    }
 
     #[test]
     fn a_qdrant_key_never_travels_over_plain_http_to_another_machine() {
