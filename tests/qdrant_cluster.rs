@@ -263,10 +263,9 @@ async fn killed_node_scenario(write_consistency: u32) {
         })
         .collect();
     let first_p2p = nodes[0].p2p;
-    for n in 0..3 {
-        nodes[n].start(&binary, (n > 0).then_some(first_p2p));
-        nodes[n]
-            .wait_for("/readyz", Duration::from_secs(60), |_| true)
+    for (n, node) in nodes.iter_mut().enumerate() {
+        node.start(&binary, (n > 0).then_some(first_p2p));
+        node.wait_for("/readyz", Duration::from_secs(60), |_| true)
             .await;
     }
     nodes[0]

@@ -481,33 +481,6 @@ mod tests {
     }
 
     #[test]
-    fn store_layout_comes_from_the_environment_and_is_checked() {
-        figment::Jail::expect_with(|jail| {
-            jail.set_env("DESKDRAFT_STORE__SHARDS", "3");
-            jail.set_env("DESKDRAFT_STORE__REPLICATION_FACTOR", "2");
-            let config = Config::load(None).expect("loads");
-            assert_eq!(config.store.shards, Some(3));
-            assert_eq!(config.store.replication_factor, 2);
-            assert_eq!(config.store.write_consistency, 1, "the default");
-            jail.set_env("DESKDRAFT_STORE__WRITE_CONSISTENCY", "3");
-            let error = Config::load(None).unwrap_err().to_string();
-            assert!(
-                error.contains("store.write_consistency") && error.contains("replication_factor"),
-                "{error}"
-            );
-            Ok(())
-        });
-        let mut config = Config::default();
-        config.store.replication_factor = 0;
-        let error = config.validate().unwrap_err().to_string();
-        assert!(error.contains("store.replication_factor"), "{error}");
-        let mut config = Config::default();
-        config.store.shards = Some(0);
-        let error = config.validate().unwrap_err().to_string();
-        assert!(error.contains("store.shards"), "{error}");
-    }
-
-    #[test]
     fn a_missing_config_file_is_an_error() {
         let error = Config::load(Some(Path::new("/nonexistent/deskdraft.toml"))).unwrap_err();
         assert!(matches!(error, ConfigError::MissingFile(_)));

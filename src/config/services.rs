@@ -203,3 +203,37 @@ impl Default for StoreSettings {
         }
     }
 }
+
+#[cfg(test)]
+// figment's test Jail returns its large error type by design.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::super::Config;
+
+    #[test]
+    fn store_layout_comes_from_the_environment_and_is_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DESKDRAFT_STORE__SHARDS", "3");
+            jail.set_env("DESKDRAFT_STORE__REPLICATION_FACTOR", "2");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.store.shards, Some(3));
+            assert_eq!(config.store.replication_factor, 2);
+            assert_eq!(config.store.write_consistency, 1, "the default");
+            jail.set_env("DESKDRAFT_STORE__WRITE_CONSISTENCY", "3");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(
+                error.contains("store.write_consistency") && error.contains("replication_factor"),
+                "{error}"
+            );
+            Ok(())
+        });
+        let mut config = Config::default();
+        config.store.replication_factor = 0;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("store.replication_factor"), "{error}");
+        let mut config = Config::default();
+        config.store.shards = Some(0);
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("store.shards"), "{error}");
+    }
+}

@@ -340,7 +340,7 @@ mod tests {
         let cut = cut_by_score_then_id(hits, 2, |hit| (hit.1, hit.0));
         assert_eq!(cut, vec![(id(9), 0.9), (id(2), 0.5)]);
         let threshold = threshold_keeping(0.5);
-        assert!(threshold < 0.5 && 0.5 > threshold && threshold > 0.499_999);
+        assert!(threshold < 0.5 && threshold > 0.499_999);
     }
 
     #[test]

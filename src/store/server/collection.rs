@@ -3,7 +3,7 @@
 //! dense dimension that differs is an error (every query would fail), a layout that differs is a
 //! warning (the collection still answers correctly, and resharding or adding replicas is an
 //! operator's decision on a live cluster, not something a client should do or refuse to run
-//! over).
+//! over). Also the wait for the server's optimizers after a bulk load.
 
 use qdrant_client::qdrant::{
     CollectionParams, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, Distance,
@@ -70,7 +70,44 @@ pub(super) enum IdfWeighting {
     Engine,
 }
 
+/// Longest wait for the server's optimizers after a bulk load.
+const OPTIMIZE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 impl QdrantServerStore {
+    /// The server's optimizers merge segments and build indexes in the background after a bulk
+    /// load; this waits until they are done (status green), so the queries that follow (a
+    /// simulation's) all see the same segments: scores computed on a segment being rebuilt can
+    /// differ in their last bit and swap near-equal hits, which made two simulations of the same
+    /// bundle differ. Gives up after [`OPTIMIZE_WAIT`] with a warning.
+    pub(super) async fn wait_until_optimized(&self) -> Result<(), StoreError> {
+        use qdrant_client::qdrant::CollectionStatus;
+        self.ensure_collection().await?;
+        let started = std::time::Instant::now();
+        loop {
+            let status = self
+                .retry
+                .run(|_| async {
+                    self.client
+                        .collection_info(&self.collection)
+                        .await
+                        .map_err(classify)
+                })
+                .await?
+                .result
+                .map(|info| info.status);
+            // Grey: optimizations pending but not running (nothing to wait for).
+            if status == Some(CollectionStatus::Green as i32)
+                || status == Some(CollectionStatus::Grey as i32)
+            {
+                return Ok(());
+            }
+            if started.elapsed() > OPTIMIZE_WAIT {
+                tracing::warn!(collection = %self.collection, ?status, "the server is still optimizing the collection; going on");
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
     pub(super) async fn create_collection(&self) -> Result<(), StoreError> {
         let mut vectors = VectorsConfigBuilder::default();
         vectors.add_named_vector_params(

@@ -12,10 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, DatetimeRange, DeletePointsBuilder, Filter, NamedVectors,
-    PayloadExcludeSelector, PointId, PointStruct, PointsIdsList, Query, QueryPointsBuilder,
-    ScrollPointsBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorsSelector, point_id,
-    vector_output,
+    CountPointsBuilder, DeletePointsBuilder, Filter, NamedVectors, PayloadExcludeSelector, PointId,
+    PointStruct, PointsIdsList, Query, QueryPointsBuilder, ScrollPointsBuilder,
+    UpsertPointsBuilder, Vector, VectorInput, VectorsSelector,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use tokio::sync::OnceCell;
@@ -30,14 +29,16 @@ use crate::domain::{DocumentKey, SourceType};
 use crate::retry::RetryPolicy;
 
 mod collection;
+mod conversions;
 mod idf;
+
+pub(crate) use conversions::to_server_filter;
+use conversions::{decode, dense_of, keyword, point_id, uuid_of};
 
 pub use collection::CollectionLayout;
 use collection::IdfWeighting;
 pub use idf::{TERMS_FIELD, inverse_document_frequency};
 
-/// Longest wait for the server's optimizers after a bulk load.
-const OPTIMIZE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 /// Points per upsert request.
 const UPSERT_BATCH: usize = 256;
 /// Environment variable holding the server's API key (optional).
@@ -94,85 +95,6 @@ fn replica_unavailable(message: &str) -> bool {
     ]
     .iter()
     .any(|marker| message.contains(marker))
-}
-
-fn point_id(id: Uuid) -> PointId {
-    PointId::from(id.to_string())
-}
-
-fn uuid_of(id: Option<PointId>) -> Uuid {
-    match id.and_then(|p| p.point_id_options) {
-        Some(point_id::PointIdOptions::Uuid(text)) => Uuid::parse_str(&text).unwrap_or_default(),
-        Some(point_id::PointIdOptions::Num(n)) => Uuid::from_u128(u128::from(n)),
-        None => Uuid::nil(),
-    }
-}
-
-fn keyword(field: &str, value: &str) -> Condition {
-    Condition::matches(field, value.to_string())
-}
-
-/// Our filter in the server's terms; the same conditions as the embedded store's.
-pub(crate) fn to_server_filter(filter: &QueryFilter) -> Option<Filter> {
-    let mut must = Vec::new();
-    match filter.source_types.as_slice() {
-        [] => {}
-        [only] => must.push(keyword("source_type", only.as_str())),
-        several => must.push(Condition::from(Filter::should(
-            several
-                .iter()
-                .map(|kind| keyword("source_type", kind.as_str())),
-        ))),
-    }
-    if let Some(product) = &filter.product {
-        must.push(Condition::from(Filter::should([
-            keyword("product", product),
-            Condition::is_empty("product"),
-        ])));
-    }
-    if let Some(before) = filter.created_before {
-        must.push(Condition::datetime_range(
-            "created_at",
-            DatetimeRange {
-                lt: Some(prost_types::Timestamp {
-                    seconds: before.timestamp(),
-                    nanos: before.timestamp_subsec_nanos() as i32,
-                }),
-                ..Default::default()
-            },
-        ));
-    }
-    let must_not: Vec<Condition> = filter
-        .exclude_documents
-        .iter()
-        .map(|key| keyword("doc_key", &key.to_string()))
-        .collect();
-    if must.is_empty() && must_not.is_empty() {
-        return None;
-    }
-    Some(Filter {
-        must,
-        must_not,
-        ..Default::default()
-    })
-}
-
-fn decode(
-    id: Uuid,
-    payload: HashMap<String, qdrant_client::qdrant::Value>,
-) -> Result<ChunkPayload, StoreError> {
-    let json = serde_json::Value::from(Payload::from(payload));
-    serde_json::from_value(json).map_err(|e| StoreError::InvalidPayload {
-        id: id.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-fn dense_of(vectors: Option<&qdrant_client::qdrant::VectorsOutput>) -> Option<Vec<f32>> {
-    match vectors?.get_vector_by_name(DENSE_VECTOR_NAME)? {
-        vector_output::Vector::Dense(dense) => Some(dense.data),
-        _ => None,
-    }
 }
 
 impl QdrantServerStore {
@@ -516,39 +438,9 @@ impl VectorStore for QdrantServerStore {
         Ok(())
     }
 
-    /// The server's optimizers merge segments and build indexes in the background after a bulk
-    /// load; this waits until they are done (status green), so the queries that follow (a
-    /// simulation's) all see the same segments: scores computed on a segment being rebuilt can
-    /// differ in their last bit and swap near-equal hits, which made two simulations of the same
-    /// bundle differ. Gives up after [`OPTIMIZE_WAIT`] with a warning.
+    /// Waits for the server's optimizers after a bulk load (see `collection.rs`).
     async fn optimize(&self) -> Result<(), StoreError> {
-        use qdrant_client::qdrant::CollectionStatus;
-        self.ensure_collection().await?;
-        let started = std::time::Instant::now();
-        loop {
-            let status = self
-                .retry
-                .run(|_| async {
-                    self.client
-                        .collection_info(&self.collection)
-                        .await
-                        .map_err(classify)
-                })
-                .await?
-                .result
-                .map(|info| info.status);
-            // Grey: optimizations pending but not running (nothing to wait for).
-            if status == Some(CollectionStatus::Green as i32)
-                || status == Some(CollectionStatus::Grey as i32)
-            {
-                return Ok(());
-            }
-            if started.elapsed() > OPTIMIZE_WAIT {
-                tracing::warn!(collection = %self.collection, ?status, "the server is still optimizing the collection; going on");
-                return Ok(());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
+        self.wait_until_optimized().await
     }
 }
 
