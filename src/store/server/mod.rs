@@ -1,12 +1,15 @@
 //! A Qdrant server or cluster (gRPC, `qdrant-client`) behind the same [`VectorStore`] trait as the
-//! embedded store: the same named dense + sparse (IDF) vectors, the same payload indexes, the same
+//! embedded store: the same named dense + sparse vectors, the same payload indexes, the same
 //! filters, and the same deterministic ordering (dense and sparse searches fused by RRF in
 //! deskdraft, as in `edge.rs`, because the engine orders equal scores by its internal order and
-//! cuts to `limit` before a tie-break could apply).
+//! cuts to `limit` before a tie-break could apply; a cut inside a group of equal scores is
+//! decided by id). BM25 IDF is applied by deskdraft from collection-wide counts (`idf.rs`),
+//! since the engine's is per shard.
 //!
-//! The client is built without I/O; the collection is created (or checked) on first use, so
-//! wiring stays synchronous. `ResourceExhausted` maps to rate-limited with its retry-after, lost
-//! connections and timeouts to transient; every call goes through the project's retry policy.
+//! The client is built without I/O; the collection is created (or checked, `collection.rs`) on
+//! first use, so wiring stays synchronous. `ResourceExhausted` maps to rate-limited with its
+//! retry-after; lost connections, timeouts and writes a cluster could not apply on enough replicas
+//! to transient; every call goes through the project's retry policy.
 
 use std::collections::{BTreeMap, HashMap};
 
