@@ -14,6 +14,7 @@ use crate::ingest::chunk::Chunker;
 use crate::ingest::pipeline::IngestPipeline;
 use crate::llm::{ChatModel, OpenAiCompatibleChat};
 use crate::retrieve::Retriever;
+use crate::store::server::CollectionLayout;
 use crate::store::server::QDRANT_API_KEY_ENV;
 use crate::store::{EdgeVectorStore, QdrantServerStore, VectorStore};
 
@@ -45,14 +46,17 @@ impl Components {
                 &config.store_dir(),
                 embedder.dimensions(),
             )?),
-            StoreBackend::Qdrant => Arc::new(QdrantServerStore::new(
-                config.store.url.as_deref().unwrap_or_default(),
-                std::env::var(QDRANT_API_KEY_ENV)
-                    .ok()
-                    .filter(|k| !k.is_empty()),
-                &config.store.collection,
-                embedder.dimensions(),
-            )?),
+            StoreBackend::Qdrant => Arc::new(
+                QdrantServerStore::new(
+                    config.store.url.as_deref().unwrap_or_default(),
+                    std::env::var(QDRANT_API_KEY_ENV)
+                        .ok()
+                        .filter(|k| !k.is_empty()),
+                    &config.store.collection,
+                    embedder.dimensions(),
+                )?
+                .with_layout(CollectionLayout::from_settings(&config.store)),
+            ),
         };
         Ok(Self {
             config,

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::errors::CommandError;
+use crate::store::server::CollectionLayout;
 use crate::store::server::QDRANT_API_KEY_ENV;
 use crate::store::{EdgeVectorStore, QdrantServerStore, VectorStore};
 
@@ -45,7 +46,8 @@ pub async fn run_migrate_store(config: Config) -> Result<MigrationSummary, Comma
             .filter(|k| !k.is_empty()),
         &config.store.collection,
         dimensions,
-    )?;
+    )?
+    .with_layout(CollectionLayout::from_settings(&config.store));
     let server_version = target.ensure_collection().await?.to_string();
     let mut copied = first.len() as u64;
     target.upsert(first).await?;

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::config::StoreBackend;
 use crate::errors::CommandError;
 use crate::ingest::state::IngestState;
+use crate::store::server::CollectionLayout;
 use crate::store::{EdgeVectorStore, QdrantServerStore, StoreStats, VectorStore};
 
 #[derive(Debug, Serialize)]
@@ -24,12 +25,15 @@ pub async fn run_stats(config: Config) -> Result<Stats, CommandError> {
     let store: Box<dyn VectorStore> = match config.store.backend {
         StoreBackend::Edge => Box::new(EdgeVectorStore::open_existing(&config.store_dir())?),
         // The dimension only matters when the collection is created, which stats never needs.
-        StoreBackend::Qdrant => Box::new(QdrantServerStore::new(
-            config.store.url.as_deref().unwrap_or_default(),
-            std::env::var(crate::store::server::QDRANT_API_KEY_ENV).ok(),
-            &config.store.collection,
-            config.embedding.endpoint_dimensions.unwrap_or(384),
-        )?),
+        StoreBackend::Qdrant => Box::new(
+            QdrantServerStore::new(
+                config.store.url.as_deref().unwrap_or_default(),
+                std::env::var(crate::store::server::QDRANT_API_KEY_ENV).ok(),
+                &config.store.collection,
+                config.embedding.endpoint_dimensions.unwrap_or(384),
+            )?
+            .with_layout(CollectionLayout::from_settings(&config.store)),
+        ),
     };
     let state = IngestState::load(&config.ingest_state_path())
         .map_err(|e| CommandError::Config(e.to_string()))?;

@@ -340,6 +340,22 @@ impl Config {
                 "the qdrant backend needs the server's gRPC URL, e.g. http://localhost:6334",
             );
         }
+        let store = &self.store;
+        if store
+            .shards
+            .is_some_and(|shards| shards == 0 || shards > 1024)
+        {
+            return invalid("store.shards", "must be between 1 and 1024 (or unset)");
+        }
+        if store.replication_factor == 0 || store.replication_factor > 16 {
+            return invalid("store.replication_factor", "must be between 1 and 16");
+        }
+        if store.write_consistency == 0 || store.write_consistency > store.replication_factor {
+            return invalid(
+                "store.write_consistency",
+                "must be between 1 and store.replication_factor (a write cannot wait for more copies than exist)",
+            );
+        }
         let llm = &self.llm;
         if let Some(base_url) = &llm.base_url
             && !(base_url.starts_with("http://") || base_url.starts_with("https://"))

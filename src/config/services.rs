@@ -171,6 +171,17 @@ pub struct StoreSettings {
     pub url: Option<String>,
     /// Collection name on the server. Default `deskdraft`.
     pub collection: String,
+    /// Shards of the collection deskdraft creates on a server. Default unset: the server
+    /// decides (1 on a single server, one per node on a cluster). Applied only at creation;
+    /// an existing collection with another value is reported (a warning), never changed.
+    pub shards: Option<u32>,
+    /// Copies of each shard on a cluster (Qdrant's `replication_factor`). Default 1; 2 keeps
+    /// queries answering with one node down. Applied at creation, like `shards`.
+    pub replication_factor: u32,
+    /// Replicas that must acknowledge a write before it succeeds (Qdrant's
+    /// `write_consistency_factor`), at most `replication_factor`. Default 1: ingest goes on
+    /// while a replica is down. Applied at creation, like `shards`.
+    pub write_consistency: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -186,6 +197,43 @@ impl Default for StoreSettings {
             backend: StoreBackend::Edge,
             url: None,
             collection: "deskdraft".to_string(),
+            shards: None,
+            replication_factor: 1,
+            write_consistency: 1,
         }
+    }
+}
+
+#[cfg(test)]
+// figment's test Jail returns its large error type by design.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::super::Config;
+
+    #[test]
+    fn store_layout_comes_from_the_environment_and_is_checked() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DESKDRAFT_STORE__SHARDS", "3");
+            jail.set_env("DESKDRAFT_STORE__REPLICATION_FACTOR", "2");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.store.shards, Some(3));
+            assert_eq!(config.store.replication_factor, 2);
+            assert_eq!(config.store.write_consistency, 1, "the default");
+            jail.set_env("DESKDRAFT_STORE__WRITE_CONSISTENCY", "3");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(
+                error.contains("store.write_consistency") && error.contains("replication_factor"),
+                "{error}"
+            );
+            Ok(())
+        });
+        let mut config = Config::default();
+        config.store.replication_factor = 0;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("store.replication_factor"), "{error}");
+        let mut config = Config::default();
+        config.store.shards = Some(0);
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("store.shards"), "{error}");
     }
 }

@@ -248,6 +248,47 @@ pub fn fuse_ranked_hits(
     chunks
 }
 
+/// Extra hits a search asks for when its cut falls inside a group of equal scores (see
+/// [`tied_score_at_cut`]); a tie group larger than this is cut by the engine's order.
+pub const TIE_WINDOW: usize = 256;
+
+/// A search asks the engine for `limit + 1` hits. When the hit after the cut ties the last one
+/// kept, the engine chose which of the tied points made the cut (by its internal order, which
+/// differs between engines and, on a cluster, between shards): returns that score, so the store
+/// can fetch every hit scoring at least as much and cut them with [`cut_by_score_then_id`].
+pub fn tied_score_at_cut<T>(hits: &[T], limit: usize, score: impl Fn(&T) -> f32) -> Option<f32> {
+    if limit == 0 || hits.len() <= limit {
+        return None;
+    }
+    let kept = score(&hits[limit - 1]);
+    (score(&hits[limit]) == kept).then_some(kept)
+}
+
+/// The score threshold that keeps `score` itself (Qdrant keeps only scores strictly above a
+/// threshold).
+pub fn threshold_keeping(score: f32) -> f32 {
+    score.next_down()
+}
+
+/// Hits in (score desc, id asc) order, cut to `limit`: the same points whatever order the engine
+/// returned them in.
+pub fn cut_by_score_then_id<T>(
+    mut hits: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> (f32, Uuid),
+) -> Vec<T> {
+    hits.sort_by(|a, b| {
+        let (score_a, id_a) = key(a);
+        let (score_b, id_b) = key(b);
+        score_b
+            .partial_cmp(&score_a)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| id_a.cmp(&id_b))
+    });
+    hits.truncate(limit);
+    hits
+}
+
 /// The vector scaled to unit length (unchanged when it is all zeros).
 pub fn normalized(vector: &[f32]) -> Vec<f32> {
     let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -281,6 +322,25 @@ mod tests {
         let fused = reciprocal_rank_fusion(&[vec![(a, 1.0), (b, 0.5)], vec![(b, 3.0)]], 1.0);
         assert_eq!(fused[0].0, b);
         assert!((fused[0].1 - (1.0 / 3.0 + 1.0 / 2.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_cut_inside_a_tie_group_is_detected_and_decided_by_id() {
+        let id = Uuid::from_u128;
+        let score = |hit: &(Uuid, f32)| hit.1;
+        // The engine returned the tied points 5 and 2 in its own order around the cut at 2.
+        let hits = vec![(id(9), 0.9), (id(5), 0.5), (id(2), 0.5)];
+        assert_eq!(tied_score_at_cut(&hits, 2, score), Some(0.5));
+        assert_eq!(tied_score_at_cut(&hits, 1, score), None, "0.9 is alone");
+        assert_eq!(
+            tied_score_at_cut(&hits, 3, score),
+            None,
+            "nothing beyond the cut"
+        );
+        let cut = cut_by_score_then_id(hits, 2, |hit| (hit.1, hit.0));
+        assert_eq!(cut, vec![(id(9), 0.9), (id(2), 0.5)]);
+        let threshold = threshold_keeping(0.5);
+        assert!(threshold < 0.5 && threshold > 0.499_999);
     }
 
     #[test]

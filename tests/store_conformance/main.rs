@@ -17,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use deskdraft::domain::{DocumentKey, SourceType, deterministic_point_id};
+use deskdraft::store::server::CollectionLayout;
 use deskdraft::store::{
     ChunkPayload, EdgeVectorStore, HybridQuery, QdrantServerStore, QueryFilter, ScoredChunk,
     StoreError, StoredPoint, VectorStore,
@@ -83,11 +84,14 @@ impl Backend for EdgeBackend {
     }
 }
 
-/// The Qdrant server at `QDRANT_URL`: one fresh collection per case (unique name).
+/// The Qdrant server at `QDRANT_URL`: one fresh collection per case (unique name), created with
+/// the layout of deskdraft's configuration (`DESKDRAFT_STORE__SHARDS`, `..._REPLICATION_FACTOR`,
+/// `..._WRITE_CONSISTENCY`), as `deskdraft` itself would create it.
 struct ServerBackend {
     url: String,
     run: String,
     next: std::sync::atomic::AtomicUsize,
+    layout: CollectionLayout,
 }
 
 #[async_trait]
@@ -115,19 +119,27 @@ impl Backend for ServerBackend {
             panic!("server stores live in collections");
         };
         let api_key = std::env::var("DESKDRAFT_QDRANT_API_KEY").ok();
-        let store = QdrantServerStore::new(&self.url, api_key, collection, dims)?;
+        let store =
+            QdrantServerStore::new(&self.url, api_key, collection, dims)?.with_layout(self.layout);
         // Creates the collection, or checks the existing one's dimension.
         store.ensure_collection().await?;
         Ok(Arc::new(store))
     }
 }
 
-fn server_backend(url: &str) -> Box<dyn Backend> {
+fn server_backend(url: &str, layout: CollectionLayout) -> Box<dyn Backend> {
     Box::new(ServerBackend {
         url: url.to_string(),
         run: format!("{}_{}", std::process::id(), Utc::now().timestamp()),
         next: std::sync::atomic::AtomicUsize::new(0),
+        layout,
     })
+}
+
+/// The collection layout deskdraft's configuration asks for (defaults plus `DESKDRAFT_STORE__*`).
+fn configured_layout() -> CollectionLayout {
+    let config = deskdraft::config::Config::load(None).expect("deskdraft's configuration loads");
+    CollectionLayout::from_settings(&config.store)
 }
 
 /// Report a skipped test where it is seen: straight to the process's stderr, which the test
@@ -179,19 +191,25 @@ macro_rules! conformance_suite {
             let url = match std::env::var("QDRANT_URL") {
                 Ok(url) if !url.is_empty() => url,
                 _ => {
-                    report_skip("skipped: QDRANT_URL not set (e.g. QDRANT_URL=http://localhost:6334 with a Qdrant 1.18 server running)");
+                    report_skip("skipped: QDRANT_URL not set (e.g. QDRANT_URL=http://127.0.0.1:6334 with a Qdrant v1.19 server or cluster running; see the README)");
                     return;
                 }
             };
-            let backend = server_backend(&url);
+            let layout = configured_layout();
+            check_layout_is_applied(&url, layout).await;
+            let backend = server_backend(&url, layout);
+            let mut passed = 0;
             for (name, case) in store_cases() {
                 eprintln!("{}: {name}", backend.name());
                 run_store_case(backend.as_ref(), case).await;
+                passed += 1;
             }
             $(
                 eprintln!("{}: {}", backend.name(), stringify!($lifecycle));
                 $lifecycle(backend.as_ref()).await;
+                passed += 1;
             )*
+            report_skip(&format!("{}: {passed} cases passed with layout {layout:?}", backend.name()));
         }
     };
 }
@@ -315,6 +333,52 @@ async fn case_other_dimension_is_a_mismatch(backend: &dyn Backend) {
     // The failed open did not damage the store.
     let store = backend.reopen(&location, DIMS).await.unwrap();
     assert_eq!(store.stats().await.unwrap().points, 1);
+}
+
+/// A collection deskdraft creates has the configured shards, replicas and write consistency.
+async fn check_layout_is_applied(url: &str, layout: CollectionLayout) {
+    let collection = format!(
+        "deskdraft_conformance_layout_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp()
+    );
+    let api_key = std::env::var("DESKDRAFT_QDRANT_API_KEY").ok();
+    let store = QdrantServerStore::new(url, api_key.clone(), &collection, DIMS)
+        .unwrap()
+        .with_layout(layout);
+    store
+        .ensure_collection()
+        .await
+        .expect("the collection is created");
+    let client = qdrant_client::Qdrant::from_url(url)
+        .api_key(api_key)
+        .skip_compatibility_check()
+        .build()
+        .unwrap();
+    let params = client
+        .collection_info(&collection)
+        .await
+        .expect("collection info")
+        .result
+        .and_then(|info| info.config)
+        .and_then(|config| config.params)
+        .expect("collection parameters");
+    if let Some(shards) = layout.shards {
+        assert_eq!(params.shard_number, shards, "store.shards applied");
+    }
+    assert_eq!(
+        params.replication_factor, layout.replication_factor,
+        "store.replication_factor applied"
+    );
+    assert_eq!(
+        params.write_consistency_factor, layout.write_consistency,
+        "store.write_consistency applied"
+    );
+    assert!(
+        layout.differences(&params).is_empty(),
+        "an existing collection with the configured layout is reported as matching"
+    );
+    client.delete_collection(&collection).await.unwrap();
 }
 
 /// Without a server, the server store fails with an error that names the URL and the cause,

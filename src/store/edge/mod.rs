@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 use super::{
     ChunkPayload, DENSE_VECTOR_NAME, HybridQuery, QueryFilter, SPARSE_VECTOR_NAME, ScoredChunk,
-    StoreError, StoreStats, StoredPoint, VectorStore, fuse_ranked_ids, normalized,
+    StoreError, StoreStats, StoredPoint, TIE_WINDOW, VectorStore, cut_by_score_then_id,
+    fuse_ranked_ids, normalized, threshold_keeping, tied_score_at_cut,
 };
 use crate::domain::{DocumentKey, SourceType};
 
@@ -179,30 +180,40 @@ impl EdgeVectorStore {
     }
 }
 
-/// One search's ranked `(id, score)` list, without payloads or vectors (read after fusion).
+/// One search's ranked `(id, score)` list, without payloads or vectors (read after fusion), cut
+/// to `limit` in (score desc, id asc) order: when the cut falls inside a group of equal scores,
+/// every tied hit is fetched so the id decides which make it, as on every other store.
 fn ranked_ids(
     shard: &EdgeShard,
     scoring: Option<ScoringQuery>,
     filter: Option<Filter>,
     limit: usize,
 ) -> Result<Vec<(Uuid, f32)>, StoreError> {
-    let hits = shard
-        .query(QueryRequest {
-            prefetches: vec![],
-            query: scoring,
-            filter,
-            score_threshold: None,
-            limit,
-            offset: 0,
-            params: None,
-            with_vector: WithVector::Bool(false),
-            with_payload: WithPayloadInterface::Bool(false),
-        })
-        .map_err(operation_error)?;
-    Ok(hits
-        .into_iter()
-        .map(|hit| (point_uuid(&hit.id), hit.score))
-        .collect())
+    let search = |limit: usize, score_threshold: Option<f32>| {
+        let hits = shard
+            .query(QueryRequest {
+                prefetches: vec![],
+                query: scoring.clone(),
+                filter: filter.clone(),
+                score_threshold,
+                limit,
+                offset: 0,
+                params: None,
+                with_vector: WithVector::Bool(false),
+                with_payload: WithPayloadInterface::Bool(false),
+            })
+            .map_err(operation_error)?;
+        Ok::<_, StoreError>(
+            hits.into_iter()
+                .map(|hit| (point_uuid(&hit.id), hit.score))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let mut hits = search(limit + 1, None)?;
+    if let Some(tied) = tied_score_at_cut(&hits, limit, |hit| hit.1) {
+        hits = search(limit + TIE_WINDOW, Some(threshold_keeping(tied)))?;
+    }
+    Ok(cut_by_score_then_id(hits, limit, |hit| (hit.1, hit.0)))
 }
 
 fn task_failed(e: tokio::task::JoinError) -> StoreError {

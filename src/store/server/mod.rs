@@ -1,23 +1,23 @@
 //! A Qdrant server or cluster (gRPC, `qdrant-client`) behind the same [`VectorStore`] trait as the
-//! embedded store: the same named dense + sparse (IDF) vectors, the same payload indexes, the same
+//! embedded store: the same named dense + sparse vectors, the same payload indexes, the same
 //! filters, and the same deterministic ordering (dense and sparse searches fused by RRF in
 //! deskdraft, as in `edge.rs`, because the engine orders equal scores by its internal order and
-//! cuts to `limit` before a tie-break could apply).
+//! cuts to `limit` before a tie-break could apply; a cut inside a group of equal scores is
+//! decided by id). BM25 IDF is applied by deskdraft from collection-wide counts (`idf.rs`),
+//! since the engine's is per shard.
 //!
-//! The client is built without I/O; the collection is created (or checked) on first use, so
-//! wiring stays synchronous. `ResourceExhausted` maps to rate-limited with its retry-after, lost
-//! connections and timeouts to transient; every call goes through the project's retry policy.
+//! The client is built without I/O; the collection is created (or checked, `collection.rs`) on
+//! first use, so wiring stays synchronous. `ResourceExhausted` maps to rate-limited with its
+//! retry-after; lost connections, timeouts and writes a cluster could not apply on enough replicas
+//! to transient; every call goes through the project's retry policy.
 
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DatetimeRange, DeletePointsBuilder, Distance, FieldType, Filter, Modifier, NamedVectors,
-    PointId, PointStruct, PointsIdsList, Query, QueryPointsBuilder, ScrollPointsBuilder,
-    SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
-    VectorInput, VectorParamsBuilder, VectorsConfigBuilder, VectorsSelector, point_id,
-    vector_output, vectors_config,
+    CountPointsBuilder, DeletePointsBuilder, Filter, NamedVectors, PayloadExcludeSelector, PointId,
+    PointStruct, PointsIdsList, Query, QueryPointsBuilder, ScrollPointsBuilder,
+    UpsertPointsBuilder, Vector, VectorInput, VectorsSelector,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 use tokio::sync::OnceCell;
@@ -25,10 +25,22 @@ use uuid::Uuid;
 
 use super::{
     ChunkPayload, DENSE_VECTOR_NAME, HybridQuery, QueryFilter, SPARSE_VECTOR_NAME, ScoredChunk,
-    StoreError, StoreStats, StoredPoint, VectorStore, fuse_ranked_hits, normalized,
+    StoreError, StoreStats, StoredPoint, TIE_WINDOW, VectorStore, cut_by_score_then_id,
+    fuse_ranked_hits, normalized, threshold_keeping, tied_score_at_cut,
 };
 use crate::domain::{DocumentKey, SourceType};
 use crate::retry::RetryPolicy;
+
+mod collection;
+mod conversions;
+mod idf;
+
+pub(crate) use conversions::to_server_filter;
+use conversions::{decode, dense_of, keyword, point_id, uuid_of};
+
+pub use collection::CollectionLayout;
+use collection::IdfWeighting;
+pub use idf::{TERMS_FIELD, inverse_document_frequency};
 
 /// Points per upsert request.
 const UPSERT_BATCH: usize = 256;
@@ -40,7 +52,10 @@ pub struct QdrantServerStore {
     url: String,
     collection: String,
     dimensions: usize,
-    ready: OnceCell<String>,
+    layout: CollectionLayout,
+    /// The server's version and who weighs BM25 terms, once the collection is checked.
+    ready: OnceCell<(String, IdfWeighting)>,
+    term_counts: idf::TermCounts,
     retry: RetryPolicy,
 }
 
@@ -59,89 +74,30 @@ fn classify(error: QdrantError) -> StoreError {
             | tonic::Code::Cancelled
             | tonic::Code::Unknown => StoreError::Unavailable(status.message().to_string()),
             tonic::Code::ResourceExhausted => StoreError::RateLimited { retry_after: None },
+            // A cluster reports a write it could not apply on enough replicas (a peer down or
+            // unreachable) as an internal error; the write is idempotent (deterministic ids),
+            // so it is retried like a lost connection.
+            tonic::Code::Internal if replica_unavailable(status.message()) => {
+                StoreError::Unavailable(status.message().to_string())
+            }
             _ => StoreError::Operation(format!("{:?}: {}", status.code(), status.message())),
         },
         other => StoreError::Operation(other.to_string()),
     }
 }
 
-fn point_id(id: Uuid) -> PointId {
-    PointId::from(id.to_string())
-}
-
-fn uuid_of(id: Option<PointId>) -> Uuid {
-    match id.and_then(|p| p.point_id_options) {
-        Some(point_id::PointIdOptions::Uuid(text)) => Uuid::parse_str(&text).unwrap_or_default(),
-        Some(point_id::PointIdOptions::Num(n)) => Uuid::from_u128(u128::from(n)),
-        None => Uuid::nil(),
-    }
-}
-
-fn keyword(field: &str, value: &str) -> Condition {
-    Condition::matches(field, value.to_string())
-}
-
-/// Our filter in the server's terms; the same conditions as the embedded store's.
-pub(crate) fn to_server_filter(filter: &QueryFilter) -> Option<Filter> {
-    let mut must = Vec::new();
-    match filter.source_types.as_slice() {
-        [] => {}
-        [only] => must.push(keyword("source_type", only.as_str())),
-        several => must.push(Condition::from(Filter::should(
-            several
-                .iter()
-                .map(|kind| keyword("source_type", kind.as_str())),
-        ))),
-    }
-    if let Some(product) = &filter.product {
-        must.push(Condition::from(Filter::should([
-            keyword("product", product),
-            Condition::is_empty("product"),
-        ])));
-    }
-    if let Some(before) = filter.created_before {
-        must.push(Condition::datetime_range(
-            "created_at",
-            DatetimeRange {
-                lt: Some(prost_types::Timestamp {
-                    seconds: before.timestamp(),
-                    nanos: before.timestamp_subsec_nanos() as i32,
-                }),
-                ..Default::default()
-            },
-        ));
-    }
-    let must_not: Vec<Condition> = filter
-        .exclude_documents
-        .iter()
-        .map(|key| keyword("doc_key", &key.to_string()))
-        .collect();
-    if must.is_empty() && must_not.is_empty() {
-        return None;
-    }
-    Some(Filter {
-        must,
-        must_not,
-        ..Default::default()
-    })
-}
-
-fn decode(
-    id: Uuid,
-    payload: HashMap<String, qdrant_client::qdrant::Value>,
-) -> Result<ChunkPayload, StoreError> {
-    let json = serde_json::Value::from(Payload::from(payload));
-    serde_json::from_value(json).map_err(|e| StoreError::InvalidPayload {
-        id: id.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-fn dense_of(vectors: Option<&qdrant_client::qdrant::VectorsOutput>) -> Option<Vec<f32>> {
-    match vectors?.get_vector_by_name(DENSE_VECTOR_NAME)? {
-        vector_output::Vector::Dense(dense) => Some(dense.data),
-        _ => None,
-    }
+/// Whether a cluster's internal error says a peer or replica was unreachable.
+fn replica_unavailable(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "currently unavailable",
+        "tcp connect error",
+        "connection refused",
+        "no active replica",
+        "failed to apply operation",
+    ]
+    .iter()
+    .any(|marker| message.contains(marker))
 }
 
 impl QdrantServerStore {
@@ -176,14 +132,31 @@ impl QdrantServerStore {
             url: url.to_string(),
             collection: collection.to_string(),
             dimensions,
+            layout: CollectionLayout::default(),
             ready: OnceCell::new(),
+            term_counts: idf::TermCounts::default(),
             retry: RetryPolicy::default(),
         })
     }
 
-    /// Creates the collection and its payload indexes, or checks an existing one's dimension;
-    /// returns the server version. Runs once.
+    /// The shards, replicas and write consistency of the collection when this store creates it
+    /// (an existing collection that differs is reported, not changed).
+    pub fn with_layout(mut self, layout: CollectionLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Creates the collection and its payload indexes, or checks an existing one (dimension,
+    /// layout); returns the server version. Runs once.
     pub async fn ensure_collection(&self) -> Result<&str, StoreError> {
+        Ok(self.ready().await?.0.as_str())
+    }
+
+    async fn idf_weighting(&self) -> Result<IdfWeighting, StoreError> {
+        Ok(self.ready().await?.1)
+    }
+
+    async fn ready(&self) -> Result<&(String, IdfWeighting), StoreError> {
         self.ready
             .get_or_try_init(|| async {
                 let health = self.client.health_check().await.map_err(|e| StoreError::Open {
@@ -196,78 +169,15 @@ impl QdrantServerStore {
                     .collection_exists(&self.collection)
                     .await
                     .map_err(classify)?;
-                if exists {
-                    self.check_dimensions().await?;
+                let weighting = if exists {
+                    self.check_collection().await?
                 } else {
                     self.create_collection().await?;
-                }
-                Ok(health.version)
+                    IdfWeighting::Client
+                };
+                Ok((health.version, weighting))
             })
             .await
-            .map(String::as_str)
-    }
-
-    async fn check_dimensions(&self) -> Result<(), StoreError> {
-        let info = self
-            .client
-            .collection_info(&self.collection)
-            .await
-            .map_err(classify)?;
-        let existing = info
-            .result
-            .and_then(|r| r.config)
-            .and_then(|c| c.params)
-            .and_then(|p| p.vectors_config)
-            .and_then(|v| v.config)
-            .and_then(|config| match config {
-                vectors_config::Config::ParamsMap(map) => {
-                    map.map.get(DENSE_VECTOR_NAME).map(|p| p.size as usize)
-                }
-                vectors_config::Config::Params(params) => Some(params.size as usize),
-            });
-        match existing {
-            Some(size) if size != self.dimensions => Err(StoreError::DimensionMismatch {
-                existing: size,
-                requested: self.dimensions,
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    async fn create_collection(&self) -> Result<(), StoreError> {
-        let mut vectors = VectorsConfigBuilder::default();
-        vectors.add_named_vector_params(
-            DENSE_VECTOR_NAME,
-            VectorParamsBuilder::new(self.dimensions as u64, Distance::Cosine),
-        );
-        let mut sparse = SparseVectorsConfigBuilder::default();
-        sparse.add_named_vector_params(
-            SPARSE_VECTOR_NAME,
-            SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
-        );
-        self.client
-            .create_collection(
-                CreateCollectionBuilder::new(&self.collection)
-                    .vectors_config(vectors)
-                    .sparse_vectors_config(sparse),
-            )
-            .await
-            .map_err(classify)?;
-        for (field, kind) in [
-            ("product", FieldType::Keyword),
-            ("source_type", FieldType::Keyword),
-            ("doc_key", FieldType::Keyword),
-            ("created_at", FieldType::Datetime),
-        ] {
-            self.client
-                .create_field_index(
-                    CreateFieldIndexCollectionBuilder::new(&self.collection, field, kind)
-                        .wait(true),
-                )
-                .await
-                .map_err(classify)?;
-        }
-        Ok(())
     }
 
     /// Deletes the points a selector (ids or a filter) names, waiting for the server.
@@ -276,6 +186,7 @@ impl QdrantServerStore {
         selector: impl Into<qdrant_client::qdrant::points_selector::PointsSelectorOneOf>,
     ) -> Result<(), StoreError> {
         self.ensure_collection().await?;
+        self.term_counts.invalidate();
         let request = DeletePointsBuilder::new(&self.collection)
             .points(selector)
             .wait(true)
@@ -291,6 +202,9 @@ impl QdrantServerStore {
         Ok(())
     }
 
+    /// One search, cut to `limit` in (score desc, id asc) order: when the cut falls inside a
+    /// group of equal scores (the engine, and on a cluster the merge of the shards' answers,
+    /// picks among them by internal order), every tied hit is fetched and the id decides.
     async fn search(
         &self,
         query: Query,
@@ -298,23 +212,36 @@ impl QdrantServerStore {
         filter: Option<Filter>,
         limit: usize,
     ) -> Result<Vec<qdrant_client::qdrant::ScoredPoint>, StoreError> {
-        let mut builder = QueryPointsBuilder::new(&self.collection)
-            .query(query)
-            .using(using)
-            .limit(limit as u64)
-            .with_payload(true)
-            .with_vectors(VectorsSelector {
-                names: vec![DENSE_VECTOR_NAME.to_string()],
-            });
-        if let Some(filter) = filter {
-            builder = builder.filter(filter);
+        let request = |limit: usize, score_threshold: Option<f32>| {
+            let mut builder = QueryPointsBuilder::new(&self.collection)
+                .query(query.clone())
+                .using(using)
+                .limit(limit as u64)
+                .with_payload(PayloadExcludeSelector::new(vec![TERMS_FIELD.to_string()]))
+                .with_vectors(VectorsSelector {
+                    names: vec![DENSE_VECTOR_NAME.to_string()],
+                });
+            if let Some(filter) = filter.clone() {
+                builder = builder.filter(filter);
+            }
+            if let Some(threshold) = score_threshold {
+                builder = builder.score_threshold(threshold);
+            }
+            builder.build()
+        };
+        let run = |request: qdrant_client::qdrant::QueryPoints| async move {
+            self.retry
+                .run(|_| async { self.client.query(request.clone()).await.map_err(classify) })
+                .await
+                .map(|response| response.result)
+        };
+        let mut hits = run(request(limit + 1, None)).await?;
+        if let Some(tied) = tied_score_at_cut(&hits, limit, |hit| hit.score) {
+            hits = run(request(limit + TIE_WINDOW, Some(threshold_keeping(tied)))).await?;
         }
-        let request = builder.build();
-        let response = self
-            .retry
-            .run(|_| async { self.client.query(request.clone()).await.map_err(classify) })
-            .await?;
-        Ok(response.result)
+        Ok(cut_by_score_then_id(hits, limit, |hit| {
+            (hit.score, uuid_of(hit.id.clone()))
+        }))
     }
 }
 
@@ -329,14 +256,18 @@ impl VectorStore for QdrantServerStore {
 
     async fn upsert(&self, points: Vec<StoredPoint>) -> Result<(), StoreError> {
         self.ensure_collection().await?;
+        if !points.is_empty() {
+            self.term_counts.invalidate();
+        }
         for batch in points.chunks(UPSERT_BATCH) {
             let mut converted = Vec::with_capacity(batch.len());
             for point in batch {
-                let payload = Payload::try_from(
-                    serde_json::to_value(&point.payload)
-                        .map_err(|e| StoreError::Operation(e.to_string()))?,
-                )
-                .map_err(|e| StoreError::Operation(e.to_string()))?;
+                let mut json = serde_json::to_value(&point.payload)
+                    .map_err(|e| StoreError::Operation(e.to_string()))?;
+                // The term ids, for collection-wide document frequencies (`idf.rs`).
+                json[TERMS_FIELD] = serde_json::Value::from(point.sparse_indices.clone());
+                let payload =
+                    Payload::try_from(json).map_err(|e| StoreError::Operation(e.to_string()))?;
                 let vectors = NamedVectors::default()
                     .add_vector(DENSE_VECTOR_NAME, Vector::new_dense(point.dense.clone()))
                     .add_vector(
@@ -399,10 +330,17 @@ impl VectorStore for QdrantServerStore {
             if query.sparse_indices.is_empty() {
                 return Ok(None);
             }
+            let weights = match self.idf_weighting().await? {
+                IdfWeighting::Client => {
+                    self.idf_weighted(&query.sparse_indices, &query.sparse_values)
+                        .await?
+                }
+                IdfWeighting::Engine => query.sparse_values.clone(),
+            };
             self.search(
                 Query::new_nearest(VectorInput::new_sparse(
                     query.sparse_indices.clone(),
-                    query.sparse_values.clone(),
+                    weights,
                 )),
                 SPARSE_VECTOR_NAME,
                 filter.clone(),
@@ -448,7 +386,7 @@ impl VectorStore for QdrantServerStore {
             let mut builder = ScrollPointsBuilder::new(&self.collection)
                 .filter(filter.clone())
                 .limit(1_000)
-                .with_payload(true)
+                .with_payload(PayloadExcludeSelector::new(vec![TERMS_FIELD.to_string()]))
                 .with_vectors(false);
             if let Some(offset) = offset.take() {
                 builder = builder.offset(offset);
@@ -503,15 +441,29 @@ impl VectorStore for QdrantServerStore {
         Ok(())
     }
 
-    /// The server's own optimizers build indexes in the background.
+    /// Waits for the server's optimizers after a bulk load (see `collection.rs`).
     async fn optimize(&self) -> Result<(), StoreError> {
-        Ok(())
+        self.wait_until_optimized().await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_a_down_peer_could_not_apply_is_retryable() {
+        use crate::retry::{Classify, ErrorClass};
+        // As Qdrant v1.19 answers with write_consistency 2 and one replica's node killed.
+        let down = tonic::Status::internal(
+            "Service internal error: 2 out of 3 shards failed to apply operation. First error captured: Service internal error: Tonic status error: code: 'The service is currently unavailable', message: \"tcp connect error\"",
+        );
+        let error = classify(QdrantError::ResponseError { status: down });
+        assert!(matches!(error.class(), ErrorClass::Transient), "{error}");
+        let broken = tonic::Status::internal("Service internal error: segment is corrupted");
+        let error = classify(QdrantError::ResponseError { status: broken });
+        assert!(matches!(error.class(), ErrorClass::Permanent), "{error}");
+    }
 
     #[test]
     fn a_qdrant_key_never_travels_over_plain_http_to_another_machine() {
