@@ -288,6 +288,7 @@ fn summarize(inputs: SummaryInputs<'_>) -> SimulationSummary {
         suggested_threshold: metrics::suggest_threshold(&curve, inputs.target_precision),
         risk_coverage: curve,
         per_product: metrics::per_product(results, inputs.threshold),
+        specifics: metrics::specifics_summary(results),
         total_prompt_tokens: results
             .iter()
             .filter_map(|r| r.prompt_tokens)
