@@ -5,11 +5,11 @@
 use chrono::{DateTime, Utc};
 use minijinja::context;
 
+use super::specifics::{addressed_names, scrub_specifics};
 use super::templates::{PromptTemplates, TemplateError};
 use super::{CitedSource, Draft, DraftKind, DraftRequest, cite};
 use crate::config::DraftingConfig;
 use crate::domain::SourceType;
-use super::specifics::{addressed_names, scrub_specifics};
 use crate::ingest::clean::{anonymize_handles, extract_urls, strip_greeting_and_signoff};
 use crate::retrieve::{RetrievalResult, RetrievedSource};
 

@@ -214,7 +214,10 @@ pub fn scrub_agent_only_links(draft: &mut Draft, catalog: &crate::retrieve::Arti
 
 /// What the new ticket says (its own details are kept) and what knowledge documents (prices in
 /// an article are policy, not another customer's).
-pub fn ticket_context(request: &DraftRequest, retrieval: &RetrievalResult) -> specifics::TicketContext {
+pub fn ticket_context(
+    request: &DraftRequest,
+    retrieval: &RetrievalResult,
+) -> specifics::TicketContext {
     let mut ticket_text = request.customer_text.clone();
     for turn in &request.thread {
         ticket_text.push('\n');

@@ -122,7 +122,9 @@ static CARD_DIGITS_RE: Lazy<Regex> = Lazy::new(|| {
 });
 /// Codes like KTC-10482 or AB12345678, and long mixed tracking numbers like 1Z999AA10123456784.
 static CODE_RE: Lazy<Regex> = Lazy::new(|| {
-    re(r"\b[A-Z]{1,5}-?\d{4,}[A-Z0-9-]*\b|\b(?:[A-Z0-9]*\d[A-Z0-9]*[A-Z][A-Z0-9]*|[A-Z0-9]*[A-Z][A-Z0-9]*\d[A-Z0-9]*){1}\b")
+    re(
+        r"\b[A-Z]{1,5}-?\d{4,}[A-Z0-9-]*\b|\b(?:[A-Z0-9]*\d[A-Z0-9]*[A-Z][A-Z0-9]*|[A-Z0-9]*[A-Z][A-Z0-9]*\d[A-Z0-9]*){1}\b",
+    )
 });
 static HASH_NUMBER_RE: Lazy<Regex> = Lazy::new(|| re(r"#\d{3,}\b"));
 static NUMBERISH_RE: Lazy<Regex> = Lazy::new(|| re(r"\+?\(?\d[\d \t().-]{5,24}\d\)?"));
@@ -131,8 +133,7 @@ static STREET_RE: Lazy<Regex> = Lazy::new(|| {
         r"\b\d{1,5}[a-z]?\s+(?:[A-Z][a-z]+\s){1,3}(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl|Square|Sq)\b\.?|\b[A-Z][a-z]+(?:straat|weg|laan|gracht|plein|kade|strasse|straße|gasse)\s+\d{1,5}[a-z]?\b",
     )
 });
-static UK_POSTCODE_RE: Lazy<Regex> =
-    Lazy::new(|| re(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b"));
+static UK_POSTCODE_RE: Lazy<Regex> = Lazy::new(|| re(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b"));
 /// "Thanks Daniel," / "sorry, Maria!": a name addressed in passing.
 static ADDRESSED_NAME_RE: Lazy<Regex> = Lazy::new(|| {
     re(
@@ -148,6 +149,47 @@ static SENTENCE_END_RE: Lazy<Regex> = Lazy::new(|| re(r"[.!?]+(?:\s+|$)|\n+"));
 const NOT_NAMES: [&str; 16] = [
     "There", "Team", "All", "Everyone", "Again", "So", "For", "Both", "Folks", "Friend", "Guys",
     "Again", "You", "Sir", "Madam", "Customer",
+];
+
+/// Words of a greeting that are not the name in it.
+const SALUTATIONS: [&str; 37] = [
+    "hi",
+    "hello",
+    "hey",
+    "hiya",
+    "dear",
+    "good",
+    "morning",
+    "afternoon",
+    "evening",
+    "day",
+    "greetings",
+    "bonjour",
+    "bonsoir",
+    "salut",
+    "cher",
+    "chère",
+    "hola",
+    "buenos",
+    "buenas",
+    "días",
+    "dias",
+    "tardes",
+    "noches",
+    "estimado",
+    "estimada",
+    "querido",
+    "querida",
+    "hallo",
+    "guten",
+    "tag",
+    "liebe",
+    "lieber",
+    "sehr",
+    "geehrte",
+    "ciao",
+    "buongiorno",
+    "hej",
 ];
 
 /// Context words before an identifier that say what it is.
@@ -166,7 +208,14 @@ fn identifier_kind(before: &str) -> SpecificKind {
         SpecificKind::TrackingNumber
     } else if has(&["order", "purchase", "invoice", "booking"]) {
         SpecificKind::OrderNumber
-    } else if has(&["account", "customer id", "member", "user id", "subscription", "iban"]) {
+    } else if has(&[
+        "account",
+        "customer id",
+        "member",
+        "user id",
+        "subscription",
+        "iban",
+    ]) {
         SpecificKind::AccountId
     } else {
         SpecificKind::Reference
@@ -193,7 +242,10 @@ pub fn addressed_names(reply: &str) -> Vec<String> {
             .split(|c: char| !c.is_alphabetic() && c != '-' && c != '\'')
             .skip(1)
         {
-            if word.chars().next().is_some_and(char::is_uppercase) && !NOT_NAMES.contains(&word)
+            let salutation = SALUTATIONS.contains(&word.to_lowercase().as_str());
+            if word.chars().next().is_some_and(char::is_uppercase)
+                && !salutation
+                && !NOT_NAMES.contains(&word)
             {
                 names.push(word.to_string());
             }
@@ -208,7 +260,7 @@ pub fn addressed_names(reply: &str) -> Vec<String> {
             .collect();
         for word in CAPITALISED_WORD_RE.find_iter(&reply[leading.end()..]) {
             let lower = word.as_str().to_lowercase();
-            if handles.iter().any(|h| h.contains(&lower)) && !NOT_NAMES.contains(&word.as_str())
+            if handles.iter().any(|h| h.starts_with(&lower)) && !NOT_NAMES.contains(&word.as_str())
             {
                 names.push(word.as_str().to_string());
             }
@@ -230,7 +282,10 @@ pub fn addressed_names(reply: &str) -> Vec<String> {
 pub fn find_specifics(text: &str, names: &[String]) -> Vec<Specific> {
     let url_spans: Vec<(usize, usize)> = extract_urls(text)
         .iter()
-        .flat_map(|url| text.match_indices(url.as_str()).map(|(s, u)| (s, s + u.len())))
+        .flat_map(|url| {
+            text.match_indices(url.as_str())
+                .map(|(s, u)| (s, s + u.len()))
+        })
         .collect();
     let mut found: Vec<Specific> = Vec::new();
     let mut push = |kind: SpecificKind, start: usize, end: usize| {
@@ -255,7 +310,10 @@ pub fn find_specifics(text: &str, names: &[String]) -> Vec<Specific> {
         let m = c.get(1).expect("group");
         push(SpecificKind::CardDigits, m.start(), m.end());
     }
-    for m in STREET_RE.find_iter(text).chain(UK_POSTCODE_RE.find_iter(text)) {
+    for m in STREET_RE
+        .find_iter(text)
+        .chain(UK_POSTCODE_RE.find_iter(text))
+    {
         push(SpecificKind::Address, m.start(), m.end());
     }
     for m in HASH_NUMBER_RE.find_iter(text) {
@@ -407,7 +465,9 @@ pub fn leaked_specifics(
         .map(|s| s.value)
         .filter(|value| {
             let wanted = normalise(value);
-            draft_specifics.iter().any(|d| normalise(&d.value) == wanted)
+            draft_specifics
+                .iter()
+                .any(|d| normalise(&d.value) == wanted)
         })
         .collect();
     leaked.sort();

@@ -30,7 +30,10 @@ fn another_customers_order_and_its_amount_become_placeholders() {
         vec![SpecificKind::Amount, SpecificKind::OrderNumber]
     );
     let flag = outcome.flag().expect("a flag");
-    assert!(flag.contains("[order number]") && flag.contains("[amount]"), "{flag}");
+    assert!(
+        flag.contains("[order number]") && flag.contains("[amount]"),
+        "{flag}"
+    );
 }
 
 #[test]
@@ -46,7 +49,10 @@ fn the_new_tickets_own_details_are_kept() {
         &[],
         &context("where is order 48291733?"),
     );
-    assert_eq!(outcome.text, "Order 48291733 shipped, tracking [tracking number].");
+    assert_eq!(
+        outcome.text,
+        "Order 48291733 shipped, tracking [tracking number]."
+    );
 }
 
 #[test]
@@ -69,8 +75,14 @@ We sent it to [address], London [address]. Ref [reference number]."
 fn names_are_taken_from_the_customers_handle() {
     let reply = "@vickymiller007 We're sorry for the poor experience, Vicki! Could you confirm the carrier? The Amazon team";
     assert_eq!(addressed_names(reply), vec!["Vicki".to_string()]);
+    let greeted = "@billy_etler Hi Billy, please DM us. ^RM";
+    assert_eq!(addressed_names(greeted), vec!["Billy".to_string()]);
     let outcome = scrub_specifics(reply, &addressed_names(reply), &context("my parcel"));
-    assert!(outcome.text.contains("poor experience, [name]!"), "{}", outcome.text);
+    assert!(
+        outcome.text.contains("poor experience, [name]!"),
+        "{}",
+        outcome.text
+    );
     assert!(outcome.text.contains("The Amazon team"), "{}", outcome.text);
 }
 
@@ -120,10 +132,9 @@ fn the_retrieval_only_draft_keeps_only_the_new_tickets_own_order_number() {
     use crate::retrieve::{RetrievalResult, RetrievedSource};
     use chrono::{TimeZone, Utc};
 
-    let templates = PromptTemplates::load(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"),
-    )
-    .unwrap();
+    let templates =
+        PromptTemplates::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts"))
+            .unwrap();
     let case = RetrievedSource {
         source_type: SourceType::Case,
         id: 7,
@@ -167,11 +178,22 @@ fn the_retrieval_only_draft_keeps_only_the_new_tickets_own_order_number() {
         .unwrap()
     };
     let other = draft_for("I was charged twice for my box, please refund one");
-    assert!(other.text.contains("We refunded [amount] for order [order number] today, [name]."), "{}", other.text);
+    assert!(
+        other
+            .text
+            .contains("We refunded [amount] for order [order number] today, [name]."),
+        "{}",
+        other.text
+    );
     assert!(!other.text.contains("Daniel") && !other.text.contains("KTC-10482"));
     assert_eq!(other.scrubbed_specifics.len(), 3);
     let same = draft_for("Order KTC-10482 was charged €19.00 twice. Thanks, Daniel");
-    assert!(same.text.contains("We refunded €19.00 for order KTC-10482 today, Daniel."), "{}", same.text);
+    assert!(
+        same.text
+            .contains("We refunded €19.00 for order KTC-10482 today, Daniel."),
+        "{}",
+        same.text
+    );
     assert!(!same.text.contains("[amount]"), "{}", same.text);
     assert!(same.scrubbed_specifics.is_empty());
 }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use super::model::{
-    SpecificsSummary, ArticleAgreement, CoveragePoint, GOOD_SIMILARITY, LatencyStats, ProductBreakdown,
-    ReplySimilarity, SuggestedThreshold, TicketResult, Verdict,
+    ArticleAgreement, CoveragePoint, GOOD_SIMILARITY, LatencyStats, ProductBreakdown,
+    ReplySimilarity, SpecificsSummary, SuggestedThreshold, TicketResult, Verdict,
 };
 
 /// 1-based rank of the first cited article that is in the reference set.

@@ -92,6 +92,14 @@ pub fn foreign_specifics_in(draft: &Draft, request: &DraftRequest) -> usize {
         .collect();
     leaked.sort();
     leaked.dedup();
+    if !leaked.is_empty() {
+        // Debug level only: these are customer details.
+        tracing::debug!(
+            ticket_id = request.ticket_id,
+            ?leaked,
+            "draft carries another customer's details"
+        );
+    }
     leaked.len()
 }
 

@@ -145,7 +145,9 @@ pub fn anonymize_handles(text: &str) -> String {
         } else {
             segment.to_string()
         };
-        HANDLE_RE.replace_all(&segment, "${1}@customer").into_owned()
+        HANDLE_RE
+            .replace_all(&segment, "${1}@customer")
+            .into_owned()
     };
     let mut out = String::new();
     let mut last = 0;

@@ -11,7 +11,9 @@ pub(super) fn specifics(page: &mut String, summary: &SimulationSummary) {
     let s = &summary.specifics;
     page.push_str("<section><h2>Does a draft tell one customer about another's order?</h2>");
     if s.drafts == 0 {
-        page.push_str("<p class=\"empty\">No draft was written, so there is nothing to check.</p></section>");
+        page.push_str(
+            "<p class=\"empty\">No draft was written, so there is nothing to check.</p></section>",
+        );
         return;
     }
     let _ = write!(
@@ -29,5 +31,4 @@ pub(super) fn specifics(page: &mut String, summary: &SimulationSummary) {
         s.drafts_changed_by_scrubbing,
         s.drafts,
     );
-
 }
