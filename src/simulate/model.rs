@@ -232,6 +232,9 @@ pub struct SimulationSummary {
     /// Another customer's specifics: what reached drafts and what the scrubbing replaced.
     #[serde(default)]
     pub specifics: SpecificsSummary,
+    /// Topics of the tickets without a good draft: what to write next.
+    #[serde(default)]
+    pub knowledge_gaps: super::gaps::KnowledgeGaps,
     pub total_prompt_tokens: Option<u64>,
     pub total_completion_tokens: Option<u64>,
     pub timings: Timings,
