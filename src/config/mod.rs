@@ -99,6 +99,9 @@ pub struct RetrievalConfig {
     /// Article ranking: weight of the popularity prior `ln(1 + earlier cases it resolved)`.
     /// Default 0.05.
     pub popularity_weight: f32,
+    /// Article ranking: a case's vote halves every this many days of age (answers go stale:
+    /// products, policies and known issues change). 0 turns the discount off. Default 0.
+    pub case_half_life_days: f32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -173,6 +176,7 @@ impl Default for RetrievalConfig {
             similarity_exponent: 2.0,
             cases_consulted: 20,
             popularity_weight: 0.05,
+            case_half_life_days: 0.0,
         }
     }
 }

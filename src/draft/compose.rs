@@ -5,11 +5,12 @@
 use chrono::{DateTime, Utc};
 use minijinja::context;
 
+use super::specifics::{addressed_names, scrub_specifics};
 use super::templates::{PromptTemplates, TemplateError};
 use super::{CitedSource, Draft, DraftKind, DraftRequest, cite};
 use crate::config::DraftingConfig;
 use crate::domain::SourceType;
-use crate::ingest::clean::{anonymize_for_reuse, extract_urls, strip_greeting_and_signoff};
+use crate::ingest::clean::{anonymize_handles, extract_urls, strip_greeting_and_signoff};
 use crate::retrieve::{RetrievalResult, RetrievedSource};
 
 /// Article links written into the reply itself; the rest stay in the sources list.
@@ -168,6 +169,7 @@ pub fn compose_abstained(
         generation_millis: 0.0,
         llm: None,
         llm_fallback: None,
+        scrubbed_specifics: Vec::new(),
     })
 }
 
@@ -223,7 +225,13 @@ pub fn compose_retrieval_only(
 
     let resolution = case.resolution.clone().unwrap_or_default();
     let (core, _greeting, _signoff) = strip_greeting_and_signoff(&resolution);
-    let answer = anonymize_for_reuse(&core);
+    // Another customer's details become placeholders unless the new ticket has them itself.
+    let scrubbed = scrub_specifics(
+        &anonymize_handles(&core),
+        &addressed_names(&resolution),
+        &super::ticket_context(request, &retrieval),
+    );
+    let answer = scrubbed.text.clone();
     let urls_in_answer = extract_urls(&answer);
     let listed: Vec<minijinja::Value> = ordered_articles
         .iter()
@@ -255,6 +263,7 @@ pub fn compose_retrieval_only(
             + "…";
         flags.push("draft was cut to the configured maximum length".to_string());
     }
+    flags.extend(scrubbed.flag());
     flags.extend(sensitive_flags(&answer));
     flags.push(format!(
         "adapted from past case {} ({} days old): check details still apply",
@@ -280,5 +289,6 @@ pub fn compose_retrieval_only(
         generation_millis: 0.0,
         llm: None,
         llm_fallback: None,
+        scrubbed_specifics: scrubbed.replaced,
     })
 }

@@ -447,6 +447,7 @@ fn check_answer(
         generation_millis: 0.0,
         llm: Some(usage),
         llm_fallback: None,
+        scrubbed_specifics: Vec::new(),
     }
 }
 
@@ -467,5 +468,6 @@ fn plain_abstention(ticket_id: i64, confidence: f32, error: &TemplateError) -> D
         generation_millis: 0.0,
         llm: None,
         llm_fallback: None,
+        scrubbed_specifics: Vec::new(),
     }
 }

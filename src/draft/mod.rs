@@ -5,6 +5,7 @@ pub mod compose;
 pub mod confidence;
 pub mod generate;
 pub mod render;
+pub mod specifics;
 pub mod templates;
 pub mod thread;
 
@@ -99,6 +100,10 @@ pub struct Draft {
     /// Why the language model's draft was replaced by the retrieval-only one.
     #[serde(default)]
     pub llm_fallback: Option<String>,
+    /// Details from another customer's case replaced by placeholders (kinds only: the originals
+    /// belong to that customer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrubbed_specifics: Vec<specifics::SpecificKind>,
 }
 
 /// Tokens and latency of one model call.
@@ -185,6 +190,9 @@ impl Drafter {
         )
         .await?;
         scrub_agent_only_links(&mut draft, &self.retriever.catalog);
+        if draft.kind == DraftKind::Generated {
+            scrub_generated_specifics(&mut draft, request);
+        }
         draft.retrieval_millis = retrieval_millis;
         draft.generation_millis = generation_started.elapsed().as_secs_f64() * 1e3;
         Ok(draft)
@@ -202,6 +210,50 @@ pub fn scrub_agent_only_links(draft: &mut Draft, catalog: &crate::retrieve::Arti
             ));
         }
     }
+}
+
+/// What the new ticket says (its own details are kept) and what knowledge documents (prices in
+/// an article are policy, not another customer's).
+pub fn ticket_context(
+    request: &DraftRequest,
+    retrieval: &RetrievalResult,
+) -> specifics::TicketContext {
+    let mut ticket_text = request.customer_text.clone();
+    for turn in &request.thread {
+        ticket_text.push('\n');
+        ticket_text.push_str(&turn.text);
+    }
+    let knowledge_text = retrieval
+        .articles
+        .iter()
+        .flat_map(|a| [a.title.as_str(), a.snippet.as_str()])
+        .collect::<Vec<_>>()
+        .join("\n");
+    specifics::TicketContext {
+        ticket_text,
+        knowledge_text,
+    }
+}
+
+/// A model writing from past cases may copy their details: every detail the new ticket lacks is
+/// replaced, with the names addressed in any retrieved case's answer.
+fn scrub_generated_specifics(draft: &mut Draft, request: &DraftRequest) {
+    let context = ticket_context(request, &draft.retrieval);
+    let mut names: Vec<String> = draft
+        .retrieval
+        .cases
+        .iter()
+        .filter_map(|c| c.resolution.as_deref())
+        .flat_map(specifics::addressed_names)
+        .collect();
+    names.sort();
+    names.dedup();
+    let outcome = specifics::scrub_specifics(&draft.text, &names, &context);
+    if let Some(flag) = outcome.flag() {
+        draft.flags.push(flag);
+    }
+    draft.text = outcome.text;
+    draft.scrubbed_specifics.extend(outcome.replaced);
 }
 
 /// Composes the draft from retrieval results: by the language model when one is given (checked

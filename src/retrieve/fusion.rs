@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use super::{ArticleCatalog, RetrievedSource};
 use crate::domain::SourceType;
 use crate::store::ScoredChunk;
@@ -22,6 +24,8 @@ pub struct ArticleEvidence {
     pub cases_consulted: usize,
     /// Weight of `ln(1 + times the article resolved an earlier case)`.
     pub popularity_weight: f32,
+    /// A case's vote halves every this many days of age at the as-of time (0: no discount).
+    pub case_half_life_days: f32,
 }
 
 impl ArticleEvidence {
@@ -33,6 +37,7 @@ impl ArticleEvidence {
             similarity_exponent: config.similarity_exponent,
             cases_consulted: config.cases_consulted,
             popularity_weight: config.popularity_weight,
+            case_half_life_days: config.case_half_life_days,
         }
     }
 }
@@ -79,9 +84,24 @@ pub fn group_by_document(chunks: &[ScoredChunk]) -> Vec<RetrievedSource> {
     order
 }
 
+impl ArticleEvidence {
+    /// How much a case created at `created_at` still counts at `now`: 1 when fresh, halving
+    /// every `case_half_life_days`.
+    pub fn recency(&self, created_at: DateTime<Utc>, now: DateTime<Utc>) -> f32 {
+        if self.case_half_life_days <= 0.0 {
+            return 1.0;
+        }
+        let age_days = (now - created_at).num_seconds().max(0) as f32 / 86_400.0;
+        0.5_f32.powf(age_days / self.case_half_life_days)
+    }
+}
+
 /// Rank articles by direct hits plus votes from linking cases. `eligible` enforces the as-of and
-/// product rules on catalog entries (direct hits were already filtered by the store).
+/// product rules on catalog entries (direct hits were already filtered by the store). `now` is
+/// the as-of time, for the age of voting cases.
+#[allow(clippy::too_many_arguments)]
 pub fn rank_articles(
+    now: DateTime<Utc>,
     cases: &[RetrievedSource],
     direct: &[RetrievedSource],
     catalog: &ArticleCatalog,
@@ -103,7 +123,8 @@ pub fn rank_articles(
             .similarity
             .clamp(0.0, 1.0)
             .powf(evidence.similarity_exponent);
-        let weight = evidence.case_weight * similarity / (evidence.rank_constant + rank as f32);
+        let weight = evidence.case_weight * similarity * evidence.recency(case.created_at, now)
+            / (evidence.rank_constant + rank as f32);
         for article_id in &case.linked_article_ids {
             let key = (SourceType::Article, *article_id);
             let entry = match scored.get_mut(&key) {
@@ -147,4 +168,63 @@ pub fn rank_articles(
             .then_with(|| a.source_type.cmp(&b.source_type))
     });
     ranked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn case(id: i64, linked: i64, created_at: DateTime<Utc>) -> RetrievedSource {
+        RetrievedSource {
+            source_type: SourceType::Case,
+            id,
+            title: String::new(),
+            url: None,
+            snippet: String::new(),
+            score: 1.0,
+            similarity: 0.8,
+            created_at,
+            product: None,
+            language: None,
+            first_reply: None,
+            resolution: None,
+            linked_article_ids: vec![linked],
+            supporting_cases: 0,
+            agent_only: false,
+        }
+    }
+
+    #[test]
+    fn an_old_cases_vote_counts_less_with_a_half_life() {
+        let now = Utc.with_ymd_and_hms(2020, 3, 1, 0, 0, 0).unwrap();
+        let old = case(1, 100, now - chrono::Duration::days(730));
+        let new = case(2, 200, now - chrono::Duration::days(10));
+        let mut catalog = ArticleCatalog::default();
+        for id in [100, 200] {
+            let mut article = case(id, 0, now - chrono::Duration::days(900));
+            article.source_type = SourceType::Article;
+            catalog.articles.insert(id, article);
+        }
+        let mut evidence = ArticleEvidence::from_config(&crate::config::RetrievalConfig::default());
+        let ranked = |evidence: &ArticleEvidence| {
+            rank_articles(
+                now,
+                &[old.clone(), new.clone()],
+                &[],
+                &catalog,
+                evidence,
+                |_| 0,
+                |_| true,
+            )
+            .iter()
+            .map(|a| a.id)
+            .collect::<Vec<_>>()
+        };
+        // Without a discount the nearer case (ranked first) wins.
+        assert_eq!(ranked(&evidence), vec![100, 200]);
+        evidence.case_half_life_days = 180.0;
+        assert!((evidence.recency(now - chrono::Duration::days(180), now) - 0.5).abs() < 1e-4);
+        assert_eq!(ranked(&evidence), vec![200, 100]);
+    }
 }

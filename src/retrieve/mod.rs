@@ -298,6 +298,7 @@ impl Retriever {
         cases.truncate(self.config.max_cases.max(evidence.cases_consulted));
         let direct_articles = group_by_document(&article_chunks);
         let articles = rank_articles(
+            request.as_of.unwrap_or_else(Utc::now),
             &cases,
             &direct_articles,
             &self.catalog,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::model::{
     ArticleAgreement, CoveragePoint, GOOD_SIMILARITY, LatencyStats, ProductBreakdown,
-    ReplySimilarity, SuggestedThreshold, TicketResult, Verdict,
+    ReplySimilarity, SpecificsSummary, SuggestedThreshold, TicketResult, Verdict,
 };
 
 /// 1-based rank of the first cited article that is in the reference set.
@@ -70,6 +70,31 @@ pub fn verdict(
         first_rank.is_some_and(|rank| rank <= 3)
     };
     if good { Verdict::Good } else { Verdict::Poor }
+}
+
+/// Shares of drafts with another customer's specifics and of drafts changed by the scrubbing.
+pub fn specifics_summary(results: &[TicketResult]) -> SpecificsSummary {
+    let drafted: Vec<&TicketResult> = results
+        .iter()
+        .filter(|t| t.verdict != Verdict::NoDraft)
+        .collect();
+    let share = |count: usize| {
+        if drafted.is_empty() {
+            0.0
+        } else {
+            round6(count as f64 / drafted.len() as f64)
+        }
+    };
+    let with_foreign = drafted.iter().filter(|t| t.foreign_specifics > 0).count();
+    let changed = drafted.iter().filter(|t| t.scrubbed_specifics > 0).count();
+    SpecificsSummary {
+        drafts: drafted.len(),
+        drafts_with_foreign_specifics: with_foreign,
+        foreign_specifics_share: share(with_foreign),
+        drafts_changed_by_scrubbing: changed,
+        changed_share: share(changed),
+        details_replaced: drafted.iter().map(|t| t.scrubbed_specifics).sum(),
+    }
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {

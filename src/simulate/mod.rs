@@ -5,6 +5,7 @@
 //! exported (`deskdraft export --freshdesk`) through [`crate::helpdesk::HelpdeskRead`], the
 //! read-only capability, which has no write methods at all (see [`crate::helpdesk::export`]).
 
+pub mod gaps;
 pub mod metrics;
 pub mod model;
 pub mod replay;
@@ -288,6 +289,8 @@ fn summarize(inputs: SummaryInputs<'_>) -> SimulationSummary {
         suggested_threshold: metrics::suggest_threshold(&curve, inputs.target_precision),
         risk_coverage: curve,
         per_product: metrics::per_product(results, inputs.threshold),
+        specifics: metrics::specifics_summary(results),
+        knowledge_gaps: gaps::knowledge_gaps(results, inputs.threshold),
         total_prompt_tokens: results
             .iter()
             .filter_map(|r| r.prompt_tokens)

@@ -76,6 +76,28 @@ pub struct TicketResult {
     pub draft_text: String,
     pub flags: Vec<String>,
     pub sources: Vec<ReportSource>,
+    /// Details of a retrieved past case's answer (order numbers, amounts, names...) that the
+    /// draft carries although this ticket lacks them (0 is the goal).
+    #[serde(default)]
+    pub foreign_specifics: usize,
+    /// Details the drafter replaced by placeholders.
+    #[serde(default)]
+    pub scrubbed_specifics: usize,
+}
+
+/// Another customer's specifics in drafts, over the drafted tickets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct SpecificsSummary {
+    /// Tickets with a draft text (the denominator).
+    pub drafts: usize,
+    /// Drafts containing a detail from a retrieved past case's answer that the ticket lacks.
+    pub drafts_with_foreign_specifics: usize,
+    pub foreign_specifics_share: f64,
+    /// Drafts in which the scrubbing replaced at least one detail by a placeholder.
+    pub drafts_changed_by_scrubbing: usize,
+    pub changed_share: f64,
+    /// Details replaced over all drafts.
+    pub details_replaced: usize,
 }
 
 /// A replay problem that is reported, never silently dropped.
@@ -207,6 +229,12 @@ pub struct SimulationSummary {
     pub risk_coverage: Vec<CoveragePoint>,
     pub suggested_threshold: SuggestedThreshold,
     pub per_product: Vec<ProductBreakdown>,
+    /// Another customer's specifics: what reached drafts and what the scrubbing replaced.
+    #[serde(default)]
+    pub specifics: SpecificsSummary,
+    /// Topics of the tickets without a good draft: what to write next.
+    #[serde(default)]
+    pub knowledge_gaps: super::gaps::KnowledgeGaps,
     pub total_prompt_tokens: Option<u64>,
     pub total_completion_tokens: Option<u64>,
     pub timings: Timings,

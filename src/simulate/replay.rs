@@ -72,6 +72,35 @@ pub struct ReplayedTicket {
     pub customer_text: String,
     pub reference: Reference,
     pub draft: Draft,
+    /// Details of retrieved past answers in the draft that the ticket lacks.
+    pub foreign_specifics: usize,
+}
+
+/// How many distinct details from any retrieved past case's answer the draft carries although the
+/// ticket lacks them (see [`crate::draft::specifics::leaked_specifics`]).
+pub fn foreign_specifics_in(draft: &Draft, request: &DraftRequest) -> usize {
+    if draft.kind == DraftKind::Abstained {
+        return 0;
+    }
+    let context = crate::draft::ticket_context(request, &draft.retrieval);
+    let mut leaked: Vec<String> = draft
+        .retrieval
+        .cases
+        .iter()
+        .filter_map(|case| case.resolution.as_deref())
+        .flat_map(|reply| crate::draft::specifics::leaked_specifics(&draft.text, reply, &context))
+        .collect();
+    leaked.sort();
+    leaked.dedup();
+    if !leaked.is_empty() {
+        // Debug level only: these are customer details.
+        tracing::debug!(
+            ticket_id = request.ticket_id,
+            ?leaked,
+            "draft carries another customer's details"
+        );
+    }
+    leaked.len()
 }
 
 /// Draft one ticket as of its own creation.
@@ -82,7 +111,9 @@ pub async fn replay_ticket(
 ) -> Result<ReplayedTicket, DraftError> {
     let request = DraftRequest::from_ticket(ticket, Some(ticket.created_at));
     let draft = drafter.draft(&request).await?;
+    let foreign_specifics = foreign_specifics_in(&draft, &request);
     Ok(ReplayedTicket {
+        foreign_specifics,
         ticket_id: ticket.id,
         product: product_key(ticket.product_id),
         created_at: ticket.created_at,
@@ -180,6 +211,8 @@ pub fn ticket_result(
         reference_reply: replayed.reference.first_reply,
         draft_text,
         flags: draft.flags.clone(),
+        foreign_specifics: replayed.foreign_specifics,
+        scrubbed_specifics: draft.scrubbed_specifics.len(),
         sources: draft
             .sources
             .iter()

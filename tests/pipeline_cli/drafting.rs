@@ -84,6 +84,38 @@ fn draft_for_a_double_charge_cites_the_article_and_leaks_no_private_note() {
     }
 }
 
+/// The demo's first draft reused case 1002's answer with that customer's payment and order
+/// ("one payment of €19.00 for order KTC-10482"); ticket 2001 has its own order KTC-35902.
+#[test]
+fn the_demo_draft_carries_no_other_customers_order_or_amount() {
+    let draft = &open_ticket_drafts()[&2001];
+    let text = draft["text"].as_str().unwrap();
+    assert!(!text.contains("KTC-10482"), "{text}");
+    assert!(!text.contains("€19.00"), "{text}");
+    assert!(
+        text.contains("one payment of [amount] for order [order number]"),
+        "{text}"
+    );
+    // The substance of the reused answer stays.
+    assert!(text.contains("temporary authorisation"), "{text}");
+    let flags: Vec<&str> = draft["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f.as_str())
+        .collect();
+    assert!(
+        flags
+            .iter()
+            .any(|f| f.contains("another customer's case") && f.contains("[order number]")),
+        "{flags:?}"
+    );
+    assert_eq!(
+        draft["scrubbed_specifics"],
+        serde_json::json!(["amount", "order_number"])
+    );
+}
+
 #[test]
 fn an_uncovered_ticket_gets_lower_confidence() {
     let drafts = open_ticket_drafts();

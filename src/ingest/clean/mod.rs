@@ -390,7 +390,7 @@ mod history;
 mod reuse;
 
 pub use history::{strip_quoted_history, strip_signature};
-pub use reuse::{anonymize_for_reuse, strip_greeting_and_signoff};
+pub use reuse::{anonymize_for_reuse, anonymize_handles, strip_greeting_and_signoff};
 
 #[cfg(test)]
 mod tests {

@@ -135,6 +135,32 @@ pub fn anonymize_for_reuse(text: &str) -> String {
     out
 }
 
+/// Only the Twitter-style handles: leading ones removed, others replaced by `@customer`. URLs are
+/// kept. The drafter uses this with [`crate::draft::specifics`], which replaces the other details
+/// only when the new ticket lacks them (so a customer's own order number stays).
+pub fn anonymize_handles(text: &str) -> String {
+    let handles = |segment: &str, at_start: bool| {
+        let segment = if at_start {
+            LEADING_HANDLES_RE.replace(segment, "").into_owned()
+        } else {
+            segment.to_string()
+        };
+        HANDLE_RE
+            .replace_all(&segment, "${1}@customer")
+            .into_owned()
+    };
+    let mut out = String::new();
+    let mut last = 0;
+    for m in URL_RE.find_iter(text) {
+        let url = trim_url(m.as_str());
+        out.push_str(&handles(&text[last..m.start()], last == 0));
+        out.push_str(url);
+        last = m.start() + url.len();
+    }
+    out.push_str(&handles(&text[last..], last == 0));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +261,13 @@ mod tests {
         let keep =
             "On 2025-03-04 at 10:02 we shipped 3 items: https://ex.com/track/123456789?u=@me";
         assert_eq!(anonymize_for_reuse(keep), keep);
+    }
+
+    #[test]
+    fn anonymizes_handles_only() {
+        assert_eq!(
+            anonymize_handles("@billy @acme Ask @jane_doe, order 48291733: https://ex.com/@me"),
+            "Ask @customer, order 48291733: https://ex.com/@me"
+        );
     }
 }

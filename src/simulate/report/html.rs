@@ -38,6 +38,8 @@ pub fn render(summary: &SimulationSummary, tickets: &[TicketResult], card_seed: 
     risk_coverage(&mut page, summary, tickets);
     per_product(&mut page, summary);
     latency(&mut page, summary);
+    super::quality::specifics(&mut page, summary);
+    super::quality::knowledge_gaps(&mut page, summary);
     issues(&mut page, summary);
     cards::render(&mut page, tickets, card_seed);
     method(&mut page, summary);

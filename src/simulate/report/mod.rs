@@ -7,6 +7,7 @@
 
 mod cards;
 pub mod html;
+mod quality;
 mod sections;
 mod svg;
 
@@ -285,6 +286,8 @@ pub(crate) mod tests {
                 age_days: None,
                 similarity: 0.8,
             }],
+            foreign_specifics: 0,
+            scrubbed_specifics: usize::from(verdict == Verdict::Good),
         }
     }
 
