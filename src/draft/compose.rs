@@ -168,6 +168,7 @@ pub fn compose_abstained(
         generation_millis: 0.0,
         llm: None,
         llm_fallback: None,
+        grounding: super::GroundingChecks::default(),
     })
 }
 
@@ -280,5 +281,6 @@ pub fn compose_retrieval_only(
         generation_millis: 0.0,
         llm: None,
         llm_fallback: None,
+        grounding: super::GroundingChecks::default(),
     })
 }

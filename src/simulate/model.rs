@@ -76,6 +76,18 @@ pub struct TicketResult {
     pub draft_text: String,
     pub flags: Vec<String>,
     pub sources: Vec<ReportSource>,
+    /// Why the model's draft was replaced by the retrieval-only one (LLM runs).
+    #[serde(default)]
+    pub llm_fallback: Option<String>,
+    /// What the grounding checks changed in a written draft.
+    #[serde(default)]
+    pub grounding: crate::draft::GroundingChecks,
+    /// How the answer's JSON shape was requested (`json_schema`, `json_object_schema`, ...).
+    #[serde(default)]
+    pub structured_output: Option<String>,
+    /// How the prompt was fitted to the model's context (LLM runs).
+    #[serde(default)]
+    pub prompt_fit: Option<crate::draft::fit::PromptFit>,
 }
 
 /// A replay problem that is reported, never silently dropped.
