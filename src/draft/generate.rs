@@ -142,8 +142,13 @@ fn reply_max_chars(config: &DraftingConfig, max_output_tokens: u32) -> usize {
     config
         .max_draft_chars
         .min(max_output_tokens as usize * 3 / 2)
-        .max(200)
+        .clamp(200, REPLY_MAX_CHARS_IN_A_GRAMMAR)
 }
+
+/// llama.cpp turns `maxLength: n` into n nested optional rules; past about 1,200 in one schema
+/// its grammar parser refuses ("exceeds sane defaults") and llama-cpp-python 0.3.36 then crashes
+/// on a null grammar (segfault in libllama, measured). 800 stays well clear of that.
+const REPLY_MAX_CHARS_IN_A_GRAMMAR: usize = 800;
 
 /// The JSON Schema of the answer: the cited ids can only be ids of the sources shown, so a
 /// server that enforces the schema cannot return an invented one.
@@ -163,11 +168,8 @@ pub fn answer_schema(shown_ids: &[String], reply_max_chars: usize) -> serde_json
             "reply": {"type": "string", "minLength": 1, "maxLength": reply_max_chars},
             "source_ids": ids,
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-            "needs_human": {
-                "type": "array",
-                "items": {"type": "string", "maxLength": 200},
-                "maxItems": 3,
-            },
+            // No maxLength on these items: every length limit adds nested rules to a grammar.
+            "needs_human": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
         },
         "required": ["reply", "source_ids", "confidence", "needs_human"],
         "additionalProperties": false,
