@@ -303,8 +303,8 @@ fn llm_user_prompt_fitted_to_a_small_context() {
         as_of: None,
         thread: Vec::new(),
     };
-    let chat = build_chat_request(&request, &shown, "en", templates(), None)
-        .expect("LLM prompts render");
+    let chat =
+        build_chat_request(&request, &shown, "en", templates(), None).expect("LLM prompts render");
     assert!(chat.user.contains("It disappears within a few days. […]"));
     assert!(!chat.user.contains("two weeks"));
     insta::assert_snapshot!(

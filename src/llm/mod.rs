@@ -71,9 +71,7 @@ impl Classify for LlmError {
             Self::ContextTooLong(_)
             | Self::ResponseFormatRejected(_)
             | Self::Permanent(_)
-            | Self::Malformed(_) => {
-                ErrorClass::Permanent
-            }
+            | Self::Malformed(_) => ErrorClass::Permanent,
         }
     }
 }

@@ -177,7 +177,8 @@ mod tests {
 
     #[test]
     fn the_openai_form_drops_length_keywords_and_the_llama_form_keeps_them() {
-        let schema = json!({"type": "object", "properties": {"reply": {"type": "string", "maxLength": 9}}});
+        let schema =
+            json!({"type": "object", "properties": {"reply": {"type": "string", "maxLength": 9}}});
         let openai = StructuredOutputForm::JsonSchema
             .response_format(&schema)
             .unwrap();
@@ -190,6 +191,10 @@ mod tests {
             .response_format(&schema)
             .unwrap();
         assert_eq!(llama["schema"]["properties"]["reply"]["maxLength"], 9);
-        assert!(StructuredOutputForm::Plain.response_format(&schema).is_none());
+        assert!(
+            StructuredOutputForm::Plain
+                .response_format(&schema)
+                .is_none()
+        );
     }
 }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::{self, round6};
-use super::model::{ArticleAgreement, LatencyStats, ReplySimilarity, SimulationSummary, TicketResult};
+use super::model::{
+    ArticleAgreement, LatencyStats, ReplySimilarity, SimulationSummary, TicketResult,
+};
 use super::{SimulateArgs, default_concurrency, drafter_name, prepare, replay_all, write_reports};
 use crate::config::Config;
 use crate::errors::CommandError;
@@ -159,12 +161,11 @@ pub async fn run_comparison(
         llm: drafter_metrics(&model_summary, &model_run.results, threshold),
         cards: differing_most(&plain_run.results, &model_run.results, COMPARISON_CARDS),
     };
-    let paths = super::report::compare::write(&args.out, &comparison).map_err(|e| {
-        CommandError::Io {
+    let paths =
+        super::report::compare::write(&args.out, &comparison).map_err(|e| CommandError::Io {
             context: "writing the comparison".to_string(),
             source: std::io::Error::other(e.to_string()),
-        }
-    })?;
+        })?;
     Ok(ComparisonOutcome {
         comparison,
         retrieval_only: plain_summary,
@@ -211,7 +212,10 @@ pub fn drafter_metrics(
         *fallback_reasons.entry(reason_group(reason)).or_insert(0) += 1;
     }
     let mut structured_output = BTreeMap::new();
-    for form in results.iter().filter_map(|t| t.structured_output.as_deref()) {
+    for form in results
+        .iter()
+        .filter_map(|t| t.structured_output.as_deref())
+    {
         *structured_output.entry(form.to_string()).or_insert(0) += 1;
     }
     let fitted = results
@@ -250,7 +254,10 @@ pub fn drafter_metrics(
             count(&|t| t.grounding.invented_ids_dropped > 0),
             checked.len(),
         ),
-        invented_ids_dropped: checked.iter().map(|t| t.grounding.invented_ids_dropped).sum(),
+        invented_ids_dropped: checked
+            .iter()
+            .map(|t| t.grounding.invented_ids_dropped)
+            .sum(),
         link_removed_rate: share(count(&|t| t.grounding.links_removed > 0), checked.len()),
         links_removed: checked.iter().map(|t| t.grounding.links_removed).sum(),
         unsupported_claim_rate: share(
@@ -292,7 +299,8 @@ fn side(t: &TicketResult) -> SideCard {
 /// How differently two drafts of one ticket fared: cosine and ROUGE-L gaps, a reference article
 /// found by one only, a different kind of draft.
 pub fn difference(a: &TicketResult, b: &TicketResult) -> f64 {
-    let gap = |x: Option<f32>, y: Option<f32>| f64::from((x.unwrap_or(0.0) - y.unwrap_or(0.0)).abs());
+    let gap =
+        |x: Option<f32>, y: Option<f32>| f64::from((x.unwrap_or(0.0) - y.unwrap_or(0.0)).abs());
     gap(a.cosine, b.cosine)
         + gap(a.rouge_l_f1, b.rouge_l_f1)
         + if a.hit_at_3 != b.hit_at_3 { 1.0 } else { 0.0 }
@@ -352,7 +360,9 @@ mod tests {
         assert_eq!(metrics.link_removed_rate, Some(0.0));
         assert!((metrics.fallback_rate - 1.0 / 3.0).abs() < 1e-5);
         assert_eq!(
-            metrics.fallback_reasons.get("the model's answer is not the JSON"),
+            metrics
+                .fallback_reasons
+                .get("the model's answer is not the JSON"),
             Some(&1)
         );
         // Two tickets carry usage (100 prompt tokens each in the fixture).

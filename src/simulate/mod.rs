@@ -26,8 +26,8 @@ use crate::embed::CachedEmbedder;
 use crate::errors::CommandError;
 use crate::helpdesk::bundle::Bundle;
 use crate::retrieve::Retriever;
-use model::{RunDescription, SimulationSummary, TicketResult, Timings};
 pub use compare::{ComparisonOutcome, run_comparison};
+use model::{RunDescription, SimulationSummary, TicketResult, Timings};
 use selection::{ReplaySelection, TicketIndexEntry, select_tickets};
 
 /// What to replay and where the reports go.
@@ -131,7 +131,10 @@ pub(crate) struct Prepared {
     prefill_seconds: f64,
 }
 
-pub(crate) async fn prepare(config: &Config, args: &SimulateArgs) -> Result<Prepared, CommandError> {
+pub(crate) async fn prepare(
+    config: &Config,
+    args: &SimulateArgs,
+) -> Result<Prepared, CommandError> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
     let bundle = Bundle::open(&args.bundle)?;

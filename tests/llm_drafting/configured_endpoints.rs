@@ -300,7 +300,16 @@ async fn simulate_compare_reports_both_drafters_on_the_same_tickets() {
     }
     let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
     assert!(html.contains("Where they differ most"));
-    assert!(stdout.contains("| fallback rate (model answer unusable) | 0.000 | 0.000 |"), "{stdout}");
+    assert!(
+        stdout.contains("| fallback rate (model answer unusable) | 0.000 | 0.000 |"),
+        "{stdout}"
+    );
     let tickets_csv = std::fs::read_to_string(out.join("llm").join("tickets.csv")).unwrap();
-    assert!(tickets_csv.lines().next().unwrap().contains("invented_ids_dropped"));
+    assert!(
+        tickets_csv
+            .lines()
+            .next()
+            .unwrap()
+            .contains("invented_ids_dropped")
+    );
 }

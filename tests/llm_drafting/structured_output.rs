@@ -36,7 +36,10 @@ async fn an_openai_like_server_gets_json_schema_with_the_shown_ids_only() {
         let draft = draft_with(&setup, &english_request()).await;
         assert_eq!(draft.kind, DraftKind::Generated, "{:?}", draft.llm_fallback);
         let usage = draft.llm.as_ref().unwrap();
-        assert_eq!(usage.structured_output, Some(StructuredOutputForm::JsonSchema));
+        assert_eq!(
+            usage.structured_output,
+            Some(StructuredOutputForm::JsonSchema)
+        );
     }
     assert_eq!(formats(&setup), ["json_schema", "json_schema"]);
     let sent = &setup.stand_in.requests()[0].body["response_format"]["json_schema"];
@@ -135,7 +138,11 @@ async fn an_absurd_self_rating_is_clamped_and_flagged_and_invented_ids_are_count
     );
     assert!(draft.confidence <= 1.0);
     assert_eq!(
-        draft.sources.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+        draft
+            .sources
+            .iter()
+            .map(|s| s.key.as_str())
+            .collect::<Vec<_>>(),
         ["case:101"]
     );
 }

@@ -54,10 +54,13 @@ async fn webhooks_end_in_grounded_notes_written_by_the_real_model() {
                 "note on {id} links {link}, which the knowledge does not contain"
             );
         }
-        let customer = deskdraft::ingest::language::detect_language(&ticket.description_text.clone().unwrap_or_default());
-        if let (Some(customer), Some(note_language)) =
-            (customer, deskdraft::ingest::language::detect_language(&text))
-        {
+        let customer = deskdraft::ingest::language::detect_language(
+            &ticket.description_text.clone().unwrap_or_default(),
+        );
+        if let (Some(customer), Some(note_language)) = (
+            customer,
+            deskdraft::ingest::language::detect_language(&text),
+        ) {
             assert!(
                 customer == note_language || text.contains("customer wrote in"),
                 "note in {note_language} for a {customer} ticket, not flagged:\n{text}"

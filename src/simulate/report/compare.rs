@@ -18,25 +18,52 @@ fn rows(c: &Comparison) -> Vec<(&'static str, String, String)> {
     let mut table = Vec::new();
     let mut push = |label, (a, b): (String, String)| table.push((label, a, b));
     push("tickets", both(&|m| m.tickets.to_string()));
-    push("drafts written by the model", both(&|m| m.generated.to_string()));
-    push("fallback rate (model answer unusable)", both(&|m| num(m.fallback_rate)));
-    push("abstention rate (at threshold)", both(&|m| num(m.abstention_rate)));
+    push(
+        "drafts written by the model",
+        both(&|m| m.generated.to_string()),
+    );
+    push(
+        "fallback rate (model answer unusable)",
+        both(&|m| num(m.fallback_rate)),
+    );
+    push(
+        "abstention rate (at threshold)",
+        both(&|m| num(m.abstention_rate)),
+    );
     push(
         "article hit@1 / hit@3 / hit@5",
         both(&|m| {
             let a = &m.article_agreement;
-            format!("{:.3} / {:.3} / {:.3} (n={})", a.hit_at_1, a.hit_at_3, a.hit_at_5, a.eligible_tickets)
+            format!(
+                "{:.3} / {:.3} / {:.3} (n={})",
+                a.hit_at_1, a.hit_at_3, a.hit_at_5, a.eligible_tickets
+            )
         }),
     );
-    push("mean cosine to the real reply", both(&|m| num(m.similarity.mean_cosine)));
-    push("mean ROUGE-L F1 to the real reply", both(&|m| num(m.similarity.mean_rouge_l_f1)));
-    push("language match rate", both(&|m| rate(m.similarity.language_match_rate)));
+    push(
+        "mean cosine to the real reply",
+        both(&|m| num(m.similarity.mean_cosine)),
+    );
+    push(
+        "mean ROUGE-L F1 to the real reply",
+        both(&|m| num(m.similarity.mean_rouge_l_f1)),
+    );
+    push(
+        "language match rate",
+        both(&|m| rate(m.similarity.language_match_rate)),
+    );
     push(
         "median length ratio (draft / real reply)",
         both(&|m| rate(m.similarity.median_length_ratio)),
     );
-    push("mean draft length (chars)", both(&|m| rate(m.mean_draft_chars)));
-    push("model answers checked", both(&|m| m.checked_answers.to_string()));
+    push(
+        "mean draft length (chars)",
+        both(&|m| rate(m.mean_draft_chars)),
+    );
+    push(
+        "model answers checked",
+        both(&|m| m.checked_answers.to_string()),
+    );
     push(
         "answers with invented ids dropped (ids)",
         both(&|m| format!("{} ({})", rate(m.invented_id_rate), m.invented_ids_dropped)),
@@ -45,10 +72,22 @@ fn rows(c: &Comparison) -> Vec<(&'static str, String, String)> {
         "answers with links removed (links)",
         both(&|m| format!("{} ({})", rate(m.link_removed_rate), m.links_removed)),
     );
-    push("answers with unsupported claims", both(&|m| rate(m.unsupported_claim_rate)));
-    push("answers in the wrong language", both(&|m| rate(m.language_mismatch_rate)));
-    push("self-rated confidence clamped", both(&|m| rate(m.confidence_clamped_rate)));
-    push("prompts fitted (sources left out/shortened)", both(&|m| rate(m.prompt_fitted_rate)));
+    push(
+        "answers with unsupported claims",
+        both(&|m| rate(m.unsupported_claim_rate)),
+    );
+    push(
+        "answers in the wrong language",
+        both(&|m| rate(m.language_mismatch_rate)),
+    );
+    push(
+        "self-rated confidence clamped",
+        both(&|m| rate(m.confidence_clamped_rate)),
+    );
+    push(
+        "prompts fitted (sources left out/shortened)",
+        both(&|m| rate(m.prompt_fitted_rate)),
+    );
     push(
         "structured output",
         both(&|m| {
@@ -89,10 +128,15 @@ pub fn markdown(c: &Comparison) -> String {
         c.bundle,
         c.selection,
         c.confidence_threshold,
-        c.context_tokens.map_or("unknown".to_string(), |t| t.to_string()),
+        c.context_tokens
+            .map_or("unknown".to_string(), |t| t.to_string()),
         c.llm_concurrency
     );
-    let _ = writeln!(out, "| | retrieval-only | {} |\n|---|---|---|", c.llm.drafter);
+    let _ = writeln!(
+        out,
+        "| | retrieval-only | {} |\n|---|---|---|",
+        c.llm.drafter
+    );
     for (label, a, b) in rows(c) {
         let _ = writeln!(out, "| {label} | {a} | {b} |");
     }
@@ -150,7 +194,8 @@ pub fn html(c: &Comparison) -> String {
         esc(&c.bundle),
         esc(&c.selection),
         c.confidence_threshold,
-        c.context_tokens.map_or("unknown".to_string(), |t| t.to_string())
+        c.context_tokens
+            .map_or("unknown".to_string(), |t| t.to_string())
     );
     let _ = write!(
         page,
@@ -233,6 +278,9 @@ mod tests {
         assert!(!page.contains("<img src=x"));
         assert!(page.contains("&lt;script&gt;"));
         let md = markdown(&comparison);
-        assert!(md.contains("| fallback rate (model answer unusable) | 0.000 | 0.250 |"), "{md}");
+        assert!(
+            md.contains("| fallback rate (model answer unusable) | 0.000 | 0.250 |"),
+            "{md}"
+        );
     }
 }
