@@ -174,7 +174,8 @@ async fn a_small_configured_context_leaves_sources_out_and_says_so() {
     )
     .await
     .unwrap();
-    assert_eq!(draft.kind, DraftKind::Generated, "{:?}", draft.llm_fallback);
+    // Generated or abstained on the checks, the model was asked and the fit recorded.
+    assert!(draft.llm_fallback.is_none(), "{:?}", draft.llm_fallback);
     let fit = draft.llm.as_ref().unwrap().prompt_fit.clone().unwrap();
     assert_eq!(fit.context_tokens, 1400);
     assert_eq!(fit.sources_available, 4);

@@ -1,6 +1,5 @@
 //! `deskdraft serve` with a real language model: webhooks for new demo tickets end in private
-//! notes whose links all come from the knowledge base, written in the customer's language or
-//! flagged. Needs `DESKDRAFT_REAL_LLM_URL` (from `scripts/local-llm.sh start`); without it the
+//! notes whose links all come from the knowledge base. Needs `DESKDRAFT_REAL_LLM_URL` (from `scripts/local-llm.sh start`); without it the
 //! test prints "skipped: ..." and passes. Not in CI (see the README, "A real local model").
 
 use super::*;
@@ -54,17 +53,7 @@ async fn webhooks_end_in_grounded_notes_written_by_the_real_model() {
                 "note on {id} links {link}, which the knowledge does not contain"
             );
         }
-        let customer = deskdraft::ingest::language::detect_language(
-            &ticket.description_text.clone().unwrap_or_default(),
-        );
-        if let (Some(customer), Some(note_language)) = (
-            customer,
-            deskdraft::ingest::language::detect_language(&text),
-        ) {
-            assert!(
-                customer == note_language || text.contains("customer wrote in"),
-                "note in {note_language} for a {customer} ticket, not flagged:\n{text}"
-            );
-        }
+        // The language check is exact in tests/real_llm.rs (on the draft itself); the note
+        // mixes the draft with deskdraft's own English labels.
     }
 }
