@@ -12,9 +12,9 @@ use crate::simulate::compare::{Comparison, DrafterMetrics, SideCard};
 /// One row of the table: a label and the value of each side.
 fn rows(c: &Comparison) -> Vec<(&'static str, String, String)> {
     let both = |f: &dyn Fn(&DrafterMetrics) -> String| (f(&c.retrieval_only), f(&c.llm));
-    let rate = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.3}", v));
+    let rate = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.3}"));
     let num = |v: f64| format!("{v:.3}");
-    let ms = |v: f64| format!("{:.0} ms", v);
+    let ms = |v: f64| format!("{v:.0} ms");
     let mut table = Vec::new();
     let mut push = |label, (a, b): (String, String)| table.push((label, a, b));
     push("tickets", both(&|m| m.tickets.to_string()));
