@@ -131,4 +131,12 @@ pub struct SimulateCommand {
     /// Precision the suggested confidence threshold should reach (default from config, 0.5).
     #[arg(long)]
     pub target_precision: Option<f32>,
+    /// Replay the tickets twice, with the retrieval-only drafter and with the configured language
+    /// model (llm.base_url), and write both reports side by side (compare.md, compare.html).
+    #[arg(long)]
+    pub compare: bool,
+    /// With --compare: model calls at a time (1 measures a local server's latency per draft,
+    /// not its queue).
+    #[arg(long, default_value_t = 1, requires = "compare")]
+    pub llm_concurrency: usize,
 }

@@ -200,18 +200,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Simulate(args) => {
             let selection = simulate_selection(&args, config.simulation.default_sample)?;
-            let outcome = run_simulation(
-                config,
-                SimulateArgs {
-                    bundle: args.bundle,
-                    out: args.out,
-                    selection,
-                    target_precision: args.target_precision,
-                    card_seed: args.seed,
-                },
-            )
-            .await?;
-            print_simulation(&outcome);
+            let simulate_args = SimulateArgs {
+                bundle: args.bundle,
+                out: args.out,
+                selection,
+                target_precision: args.target_precision,
+                card_seed: args.seed,
+            };
+            if args.compare {
+                let outcome = deskdraft::simulate::run_comparison(
+                    config,
+                    simulate_args,
+                    args.llm_concurrency,
+                )
+                .await?;
+                print!(
+                    "{}",
+                    deskdraft::simulate::report::compare::markdown(&outcome.comparison)
+                );
+                println!(
+                    "\nwritten: {}, {}, {} (full reports in retrieval-only/ and llm/)",
+                    outcome.compare_markdown.display(),
+                    outcome.compare_html.display(),
+                    outcome.compare_json.display()
+                );
+            } else {
+                let outcome = run_simulation(config, simulate_args).await?;
+                print_simulation(&outcome);
+            }
         }
         Command::MigrateStore => {
             let summary = deskdraft::commands::migrate_store::run_migrate_store(config).await?;

@@ -179,7 +179,7 @@ fn drafts_are_plain_text_never_html_escaped() {
 fn llm_prompts_with_redaction() {
     use deskdraft::domain::SourceType;
     use deskdraft::draft::DraftRequest;
-    use deskdraft::draft::generate::build_chat_request;
+    use deskdraft::draft::generate::{build_chat_request, whole_sources};
     use deskdraft::llm::redact::Redactor;
     use deskdraft::retrieve::RetrievedSource;
 
@@ -223,7 +223,7 @@ fn llm_prompts_with_redaction() {
     let mut redactor = Redactor::new();
     let chat = build_chat_request(
         &request,
-        &[&case, &article],
+        &whole_sources(&[&case, &article]),
         "fr",
         templates(),
         Some(&mut redactor),
@@ -239,5 +239,77 @@ fn llm_prompts_with_redaction() {
         "llm_user_fr_redacted",
         chat.user,
         "draft.j2: a case and an article, identifiers redacted"
+    );
+}
+
+/// The user prompt when the model's context is small: the case fits whole, the long article is
+/// shortened at a sentence end (and says so), a third source is left out.
+#[test]
+fn llm_user_prompt_fitted_to_a_small_context() {
+    use deskdraft::domain::SourceType;
+    use deskdraft::draft::DraftRequest;
+    use deskdraft::draft::fit::{estimate_tokens, fit_sources};
+    use deskdraft::draft::generate::build_chat_request;
+    use deskdraft::retrieve::RetrievedSource;
+
+    let source = |kind, id, title: &str, snippet: &str| RetrievedSource {
+        source_type: kind,
+        id,
+        title: title.to_string(),
+        url: None,
+        snippet: snippet.to_string(),
+        score: 1.0,
+        similarity: 0.9,
+        created_at: Utc.with_ymd_and_hms(2025, 1, 10, 9, 0, 0).unwrap(),
+        product: None,
+        language: Some("en".into()),
+        first_reply: None,
+        resolution: None,
+        linked_article_ids: Vec::new(),
+        supporting_cases: 0,
+        agent_only: false,
+    };
+    let case = source(
+        SourceType::Case,
+        42,
+        "Charged twice",
+        "I was charged twice for my order.",
+    );
+    let article = source(
+        SourceType::Article,
+        104,
+        "Why a payment shows twice",
+        "A second amount is usually a temporary authorisation by the bank. It disappears within \
+         a few days. If it is still there after 10 days, send us the bank statement. We then ask \
+         the payment provider to check it, which takes up to two weeks.",
+    );
+    let third = source(
+        SourceType::Article,
+        105,
+        "Refunds",
+        &"Refunds go back to the card that paid. ".repeat(20),
+    );
+    let candidates = [&case, &article, &third];
+    let texts: Vec<String> = candidates.iter().map(|s| s.snippet.clone()).collect();
+    let budget = estimate_tokens(&case.snippet) + 40;
+    let shown = fit_sources(&candidates, texts, |_| 0, budget);
+    assert_eq!(shown.len(), 2, "the third source is left out");
+    assert!(shown[1].shortened);
+    let request = DraftRequest {
+        ticket_id: 9,
+        customer_text: "Charged twice\n\nMy card shows two payments for one order.".into(),
+        customer_first_name: None,
+        product: None,
+        as_of: None,
+        thread: Vec::new(),
+    };
+    let chat =
+        build_chat_request(&request, &shown, "en", templates(), None).expect("LLM prompts render");
+    assert!(chat.user.contains("It disappears within a few days. […]"));
+    assert!(!chat.user.contains("two weeks"));
+    insta::assert_snapshot!(
+        "llm_user_fitted_to_a_small_context",
+        chat.user,
+        "draft.j2: one source whole, one shortened at a sentence end, one left out"
     );
 }

@@ -8,6 +8,7 @@ mod services;
 
 pub use services::{
     FreshdeskSettings, LlmSettings, RedactMode, ServeSettings, StoreBackend, StoreSettings,
+    StructuredOutputSetting,
 };
 
 use figment::Figment;
@@ -223,6 +224,12 @@ impl Config {
             "app_token",
             "qdrant_api_key",
             "log",
+            // scripts/local-llm.sh and the real-model test, not configuration.
+            "real_llm_url",
+            "local_llm_dir",
+            "local_llm_port",
+            "local_llm_n_ctx",
+            "local_llm_threads",
         ]);
         let mut config: Config = figment
             .merge(env)
@@ -380,6 +387,17 @@ impl Config {
         }
         if !(llm.timeout_seconds.is_finite() && llm.timeout_seconds > 0.0) {
             return invalid("llm.timeout_seconds", "must be positive");
+        }
+        if let Some(context) = llm.context_tokens
+            && context < llm.max_output_tokens.saturating_add(256)
+        {
+            return invalid(
+                "llm.context_tokens",
+                &format!(
+                    "{context} leaves no room for a prompt: it must exceed max_output_tokens ({}) by at least 256",
+                    llm.max_output_tokens
+                ),
+            );
         }
         if let Some(portal) = freshdesk.portal_url.as_deref()
             && url::Url::parse(portal)

@@ -28,6 +28,30 @@ pub struct LlmSettings {
     pub redact: RedactMode,
     /// Sources (cases + articles) shown to the model. Default 6.
     pub max_sources: usize,
+    /// The model's context window in tokens: sources are left out (lowest-ranked first) or
+    /// shortened at a sentence end so the prompt and `max_output_tokens` fit. Default none: asked
+    /// from the server where it says (llama.cpp's `/props`, llama-cpp-python's and vLLM's
+    /// `/models`), otherwise 8192.
+    pub context_tokens: Option<u32>,
+    /// How to ask for the answer's JSON shape: `auto` (detected once per server: OpenAI's
+    /// `json_schema`, else `json_object` with a `schema` as llama-cpp-python takes it, else plain
+    /// `json_object`, else none; a form the server rejects is not sent again), or one of
+    /// `json_schema`, `json_object_schema`, `json_object`, `none`. Default `auto`.
+    pub structured_output: StructuredOutputSetting,
+    /// Whether the model's chat template has a system role. Default true; `false` sends the
+    /// system prompt at the top of the user message (Gemma's template drops system messages).
+    pub system_role: bool,
+}
+
+/// `[llm] structured_output`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutputSetting {
+    Auto,
+    JsonSchema,
+    JsonObjectSchema,
+    JsonObject,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -49,6 +73,9 @@ impl Default for LlmSettings {
             max_attempts: 3,
             redact: RedactMode::Auto,
             max_sources: 6,
+            context_tokens: None,
+            structured_output: StructuredOutputSetting::Auto,
+            system_role: true,
         }
     }
 }

@@ -170,6 +170,7 @@ pub fn compose_abstained(
         llm: None,
         llm_fallback: None,
         scrubbed_specifics: Vec::new(),
+        grounding: super::GroundingChecks::default(),
     })
 }
 
@@ -290,5 +291,6 @@ pub fn compose_retrieval_only(
         llm: None,
         llm_fallback: None,
         scrubbed_specifics: scrubbed.replaced,
+        grounding: super::GroundingChecks::default(),
     })
 }

@@ -6,6 +6,10 @@
 //! - refunds, prices, deadlines or eligibility that no cited source mentions are flagged;
 //! - the reply must be in the customer's language (a mismatch lowers confidence and is flagged).
 //!
+//! The answer is asked for with its JSON Schema (source ids limited to the ids shown) in the
+//! structured-output form the server takes ([`crate::llm::structured`]); the prompt is fitted to
+//! the model's context first ([`super::fit`]); the checks are in [`super::grounding`].
+//!
 //! Any failure (endpoint, empty or malformed answer) is returned as an error: the caller falls
 //! back to the retrieval-only draft, so a ticket never goes without a note because of the model.
 
@@ -13,34 +17,19 @@ use chrono::{DateTime, Utc};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::compose::{article_ids, compose_abstained, is_linkable, retrieval_confidence};
+use super::compose::is_linkable;
+use super::fit::{
+    PromptFit, ShownSource, TEMPLATE_TOKENS_PER_MESSAGE, estimate_tokens, fit_sources,
+};
+use super::grounding::check_answer;
 use super::templates::{PromptTemplates, TemplateError};
 use super::thread::ThreadTurn;
-use super::{CitedSource, Draft, DraftKind, DraftRequest, LlmUsage, cite};
+use super::{Draft, DraftRequest, LlmUsage};
 use crate::config::DraftingConfig;
 use crate::domain::SourceType;
-use crate::ingest::cases::normalize_url;
-use crate::ingest::clean::{extract_bare_domains, extract_urls};
-use crate::ingest::language::detect_language;
 use crate::llm::redact::Redactor;
 use crate::llm::{ChatModel, ChatRequest, LlmError};
 use crate::retrieve::{RetrievalResult, RetrievedSource};
-
-/// Claims an agent must be able to back with a source: (needle, what it is about).
-const CLAIMS_NEEDING_A_SOURCE: [(&str, &str); 12] = [
-    ("refund", "a refund"),
-    ("rembours", "a refund"),
-    ("reembols", "a refund"),
-    ("compensat", "compensation"),
-    ("discount", "a discount"),
-    ("free of charge", "something free of charge"),
-    ("$", "a price"),
-    ("€", "a price"),
-    ("£", "a price"),
-    ("within ", "a time frame"),
-    ("business days", "a time frame"),
-    ("eligible", "eligibility"),
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerationError {
@@ -60,8 +49,9 @@ pub struct ModelAnswer {
     pub reply: String,
     #[serde(default)]
     pub source_ids: Vec<String>,
+    /// As the model wrote it; outside 0..1 it is clamped and flagged.
     #[serde(default)]
-    pub confidence: Option<f32>,
+    pub confidence: Option<f64>,
     #[serde(default)]
     pub needs_human: Vec<String>,
 }
@@ -74,6 +64,8 @@ struct PromptSource {
     title: String,
     url: Option<String>,
     text: String,
+    /// The text was shortened at a sentence end to fit the model's context.
+    shortened: bool,
 }
 
 fn language_name(code: &str) -> &str {
@@ -124,7 +116,7 @@ fn prompt_kind(source: &RetrievedSource) -> &'static str {
     }
 }
 
-fn source_text(source: &RetrievedSource) -> String {
+pub(crate) fn source_text(source: &RetrievedSource) -> String {
     match &source.resolution {
         Some(answer) => format!(
             "Customer: {}\nAgent's answer: {}",
@@ -135,10 +127,59 @@ fn source_text(source: &RetrievedSource) -> String {
     }
 }
 
+/// The sources as the model would see them, whole, before fitting to the context.
+pub fn whole_sources<'a>(sources: &[&'a RetrievedSource]) -> Vec<ShownSource<'a>> {
+    sources
+        .iter()
+        .map(|s| ShownSource::whole(s, source_text(s)))
+        .collect()
+}
+
+/// The longest reply the schema allows where the server enforces lengths (llama-cpp-python's
+/// grammar): a small model that rambles stops at a closed string instead of running out of
+/// tokens mid-JSON. Three characters a token leaves room for the rest of the object.
+fn reply_max_chars(config: &DraftingConfig, max_output_tokens: u32) -> usize {
+    config
+        .max_draft_chars
+        .min(max_output_tokens as usize * 3 / 2)
+        .clamp(200, REPLY_MAX_CHARS_IN_A_GRAMMAR)
+}
+
+/// llama.cpp turns `maxLength: n` into n nested optional rules; past about 1,200 in one schema
+/// its grammar parser refuses ("exceeds sane defaults") and llama-cpp-python 0.3.36 then crashes
+/// on a null grammar (segfault in libllama, measured). 800 stays well clear of that.
+const REPLY_MAX_CHARS_IN_A_GRAMMAR: usize = 800;
+
+/// The JSON Schema of the answer: the cited ids can only be ids of the sources shown, so a
+/// server that enforces the schema cannot return an invented one.
+pub fn answer_schema(shown_ids: &[String], reply_max_chars: usize) -> serde_json::Value {
+    let ids = if shown_ids.is_empty() {
+        serde_json::json!({"type": "array", "items": {"type": "string"}, "maxItems": 0})
+    } else {
+        serde_json::json!({
+            "type": "array",
+            "items": {"type": "string", "enum": shown_ids},
+            "maxItems": shown_ids.len(),
+        })
+    };
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "reply": {"type": "string", "minLength": 1, "maxLength": reply_max_chars},
+            "source_ids": ids,
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            // No maxLength on these items: every length limit adds nested rules to a grammar.
+            "needs_human": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+        },
+        "required": ["reply", "source_ids", "confidence", "needs_human"],
+        "additionalProperties": false,
+    })
+}
+
 /// The chat request for a ticket, redacting identifiers when `redactor` is given.
 pub fn build_chat_request(
     request: &DraftRequest,
-    sources: &[&RetrievedSource],
+    sources: &[ShownSource<'_>],
     customer_language: &str,
     templates: &PromptTemplates,
     redactor: Option<&mut Redactor>,
@@ -163,13 +204,17 @@ pub fn build_chat_request(
         .collect();
     let shown: Vec<PromptSource> = sources
         .iter()
-        .map(|s| PromptSource {
-            id: s.key().to_string(),
-            kind: prompt_kind(s),
-            title: redact(&s.title),
-            // The model never sees the address of what customers must not be sent to.
-            url: s.url.clone().filter(|_| is_linkable(s)),
-            text: redact(&source_text(s)),
+        .map(|shown| {
+            let s = shown.source;
+            PromptSource {
+                id: s.key().to_string(),
+                kind: prompt_kind(s),
+                title: redact(&s.title),
+                // The model never sees the address of what customers must not be sent to.
+                url: s.url.clone().filter(|_| is_linkable(s)),
+                text: redact(&shown.text),
+                shortened: shown.shortened,
+            }
         })
         .collect();
     let system = templates.render(
@@ -188,6 +233,7 @@ pub fn build_chat_request(
         system,
         user,
         json_object: true,
+        answer_schema: None,
     })
 }
 
@@ -215,6 +261,44 @@ pub struct GenerationInput<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// Fits the candidate sources to the model's context (see [`super::fit`]).
+async fn fitted_sources<'a>(
+    input: &GenerationInput<'_>,
+    candidates: &[&'a RetrievedSource],
+    language: &str,
+    chat: &dyn ChatModel,
+) -> Result<(Vec<ShownSource<'a>>, PromptFit), GenerationError> {
+    let context_tokens = chat
+        .context_tokens()
+        .await
+        .unwrap_or(crate::llm::openai::DEFAULT_CONTEXT_TOKENS);
+    let bare = build_chat_request(input.request, &[], language, input.templates, None)?;
+    let fixed = estimate_tokens(&bare.system)
+        + estimate_tokens(&bare.user)
+        + 2 * TEMPLATE_TOKENS_PER_MESSAGE
+        + chat.max_output_tokens();
+    let budget = context_tokens.saturating_sub(fixed);
+    let texts: Vec<String> = candidates.iter().map(|s| source_text(s)).collect();
+    let overhead = |index: usize| {
+        let s = candidates[index];
+        // "\n\n[id] kind: title (url)\n"
+        s.key().to_string().len()
+            + prompt_kind(s).len()
+            + s.title.len()
+            + s.url.as_deref().map_or(0, |u| u.len() + 3)
+            + 8
+    };
+    let shown = fit_sources(candidates, texts, overhead, budget);
+    let fit = PromptFit {
+        context_tokens,
+        estimated_prompt_tokens: 0,
+        sources_available: candidates.len(),
+        sources_shown: shown.len(),
+        sources_shortened: shown.iter().filter(|s| s.shortened).count(),
+    };
+    Ok((shown, fit))
+}
+
 pub async fn compose_generated(
     input: GenerationInput<'_>,
     chat: &dyn ChatModel,
@@ -225,26 +309,35 @@ pub async fn compose_generated(
         .clone()
         .unwrap_or_else(|| "en".to_string());
     let retrieval = input.retrieval.clone();
-    let mut max_sources = input.max_sources;
+    let candidates = prompt_sources(&retrieval, input.max_sources);
+    let (mut shown, mut fit) = fitted_sources(&input, &candidates, &language, chat).await?;
+    let reply_max_chars = reply_max_chars(input.config, chat.max_output_tokens());
     let mut redactor = Redactor::new();
-    // A prompt too long for the model's context is retried with half the sources, down to one.
-    let (sources, response) = loop {
-        let sources = prompt_sources(&retrieval, max_sources);
-        let chat_request = build_chat_request(
+    // A prompt the server still finds too long is retried with half the sources, down to one.
+    let response = loop {
+        let mut chat_request = build_chat_request(
             input.request,
-            &sources,
+            &shown,
             &language,
             input.templates,
             input.redact.then_some(&mut redactor),
         )?;
+        let ids: Vec<String> = shown.iter().map(|s| s.source.key().to_string()).collect();
+        chat_request.answer_schema = Some(answer_schema(&ids, reply_max_chars));
+        fit.estimated_prompt_tokens = estimate_tokens(&chat_request.system)
+            + estimate_tokens(&chat_request.user)
+            + 2 * TEMPLATE_TOKENS_PER_MESSAGE;
         match chat.complete(&chat_request).await {
-            Err(LlmError::ContextTooLong(message)) if max_sources > 1 => {
-                tracing::info!(max_sources, %message, "prompt too long; retrying with fewer sources");
-                max_sources /= 2;
+            Err(LlmError::ContextTooLong(message)) if shown.len() > 1 => {
+                tracing::info!(shown = shown.len(), %message, "prompt too long; retrying with fewer sources");
+                shown.truncate(shown.len() / 2);
+                fit.sources_shown = shown.len();
+                fit.sources_shortened = shown.iter().filter(|s| s.shortened).count();
             }
-            other => break (sources, other?),
+            other => break other?,
         }
     };
+    let sources: Vec<&RetrievedSource> = shown.iter().map(|s| s.source).collect();
     let answer = parse_answer(&response.content)?;
     let reply = redactor.restore(answer.reply.trim());
     if reply.is_empty() {
@@ -256,218 +349,8 @@ pub async fn compose_generated(
         completion_tokens: response.completion_tokens,
         millis: started.elapsed().as_secs_f64() * 1e3,
         identifiers_redacted: redactor.count(),
+        structured_output: response.structured_output,
+        prompt_fit: Some(fit),
     };
     Ok(check_answer(input, &sources, answer, reply, usage))
-}
-
-/// Applies the grounding contract and the confidence rule.
-fn check_answer(
-    input: GenerationInput<'_>,
-    shown: &[&RetrievedSource],
-    answer: ModelAnswer,
-    mut reply: String,
-    usage: LlmUsage,
-) -> Draft {
-    let mut flags = Vec::new();
-    let mut penalty = 1.0f32;
-    let mut cited: Vec<&RetrievedSource> = Vec::new();
-    for id in &answer.source_ids {
-        match shown.iter().find(|s| s.key().to_string() == id.trim()) {
-            Some(source) if !cited.iter().any(|c| c.key() == source.key()) => cited.push(source),
-            Some(_) => {}
-            None => {
-                penalty *= 0.8;
-                flags.push(format!(
-                    "the model cited {id:?}, which was not among the retrieved sources (removed)"
-                ));
-            }
-        }
-    }
-    if cited.is_empty() {
-        penalty *= 0.7;
-        flags.push("the reply cites no retrieved source: check every statement".to_string());
-    }
-    // Agents-only sources inform the reply but lend it no link.
-    let cited_text: String = cited
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {} {}\n",
-                s.title,
-                s.url
-                    .as_deref()
-                    .filter(|_| is_linkable(s) || s.source_type == SourceType::Case)
-                    .unwrap_or(""),
-                source_text(s)
-            )
-        })
-        .collect::<String>()
-        .to_lowercase();
-    let allowed_urls: Vec<String> = cited
-        .iter()
-        .filter(|s| s.source_type != SourceType::Article || is_linkable(s))
-        .filter_map(|s| s.url.clone())
-        .chain(extract_urls(&cited_text))
-        .collect();
-    for url in extract_urls(&reply) {
-        let known = allowed_urls
-            .iter()
-            .any(|allowed| allowed.eq_ignore_ascii_case(&url));
-        if !known {
-            penalty *= 0.8;
-            reply = reply.replace(&url, "[link removed]");
-            flags.push(format!("removed a link no cited source contains: {url}"));
-        }
-    }
-    // An address without a scheme is a link to a reader all the same.
-    let allowed_addresses: Vec<String> = allowed_urls
-        .iter()
-        .map(|u| normalize_url(u))
-        .chain(
-            extract_bare_domains(&cited_text)
-                .iter()
-                .map(|d| normalize_url(d)),
-        )
-        .chain(
-            extract_bare_domains(&input.request.customer_text)
-                .iter()
-                .map(|d| normalize_url(d)),
-        )
-        .collect();
-    for address in extract_bare_domains(&reply) {
-        let wanted = normalize_url(&address);
-        let host = wanted
-            .split(['/', '?', '#'])
-            .next()
-            .unwrap_or(&wanted)
-            .to_string();
-        let known = allowed_addresses.iter().any(|allowed| {
-            *allowed == wanted
-                || (host == wanted && allowed.split(['/', '?', '#']).next() == Some(host.as_str()))
-        });
-        if !known {
-            penalty *= 0.8;
-            reply = reply.replace(&address, "[link removed]");
-            flags.push(format!(
-                "removed an address no cited source contains: {address}"
-            ));
-        }
-    }
-    let lower_reply = reply.to_lowercase();
-    let mut claims: Vec<&str> = Vec::new();
-    for (needle, claim) in CLAIMS_NEEDING_A_SOURCE {
-        if lower_reply.contains(needle) && !claims.contains(&claim) {
-            claims.push(claim);
-            if cited_text.contains(needle) {
-                flags.push(format!(
-                    "mentions {claim}: a cited source does too; confirm it applies to this customer"
-                ));
-            } else {
-                penalty *= 0.85;
-                flags.push(format!(
-                    "mentions {claim} that no cited source supports: confirm before sending"
-                ));
-            }
-        }
-    }
-    let customer_language = input.customer_language.clone();
-    let draft_language = detect_language(&reply);
-    if let (Some(customer), Some(written)) =
-        (customer_language.as_deref(), draft_language.as_deref())
-        && customer != written
-    {
-        penalty *= 0.6;
-        flags.push(format!(
-            "the draft is in '{written}' but the customer wrote in '{customer}': rewrite before sending"
-        ));
-    }
-    flags.extend(
-        answer
-            .needs_human
-            .iter()
-            .filter(|r| !r.trim().is_empty())
-            .map(|reason| format!("model: {}", reason.trim())),
-    );
-    if reply.chars().count() > input.config.max_draft_chars {
-        reply = reply
-            .chars()
-            .take(input.config.max_draft_chars)
-            .collect::<String>()
-            + "…";
-        flags.push("draft was cut to the configured maximum length".to_string());
-    }
-    let evidence = retrieval_confidence(&input.retrieval);
-    let self_rated = answer.confidence.unwrap_or(0.5).clamp(0.0, 1.0);
-    // Retrieval evidence dominates: a model is often confident about what it made up.
-    let confidence = ((0.7 * evidence + 0.3 * self_rated) * penalty).clamp(0.0, 1.0);
-    let cited_article_ids: Vec<i64> = cited
-        .iter()
-        .filter(|s| s.source_type == SourceType::Article)
-        .map(|s| s.id)
-        .chain(article_ids(&input.retrieval.articles))
-        .fold(Vec::new(), |mut ids, id| {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-            ids
-        });
-    let sources: Vec<CitedSource> = cited.iter().map(|s| cite(s, input.now)).collect();
-    if confidence < input.config.confidence_threshold {
-        let reason = format!(
-            "the written draft did not pass the checks with enough confidence ({})",
-            flags.first().map_or("weak evidence", String::as_str)
-        );
-        let mut abstained = compose_abstained(
-            input.request,
-            input.retrieval,
-            customer_language,
-            input.templates,
-            confidence,
-            &reason,
-            flags,
-            input.now,
-        )
-        .unwrap_or_else(|error| plain_abstention(input.request.ticket_id, confidence, &error));
-        abstained.llm = Some(usage);
-        return abstained;
-    }
-    Draft {
-        ticket_id: input.request.ticket_id,
-        kind: DraftKind::Generated,
-        text: reply,
-        confidence,
-        abstain_reason: None,
-        flags,
-        customer_language,
-        draft_language,
-        sources,
-        cited_article_ids,
-        retrieval: input.retrieval,
-        retrieval_millis: 0.0,
-        generation_millis: 0.0,
-        llm: Some(usage),
-        llm_fallback: None,
-        scrubbed_specifics: Vec::new(),
-    }
-}
-
-fn plain_abstention(ticket_id: i64, confidence: f32, error: &TemplateError) -> Draft {
-    Draft {
-        ticket_id,
-        kind: DraftKind::Abstained,
-        text: String::new(),
-        confidence,
-        abstain_reason: Some(format!("No draft (the abstain template failed: {error}).")),
-        flags: Vec::new(),
-        customer_language: None,
-        draft_language: None,
-        sources: Vec::new(),
-        cited_article_ids: Vec::new(),
-        retrieval: RetrievalResult::default(),
-        retrieval_millis: 0.0,
-        generation_millis: 0.0,
-        llm: None,
-        llm_fallback: None,
-        scrubbed_specifics: Vec::new(),
-    }
 }

@@ -3,7 +3,9 @@
 
 pub mod compose;
 pub mod confidence;
+pub mod fit;
 pub mod generate;
+pub mod grounding;
 pub mod render;
 pub mod specifics;
 pub mod templates;
@@ -104,6 +106,24 @@ pub struct Draft {
     /// belong to that customer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scrubbed_specifics: Vec<specifics::SpecificKind>,
+    /// What the grounding checks found in a written draft (all zero for retrieval-only).
+    #[serde(default)]
+    pub grounding: GroundingChecks,
+}
+
+/// Counts of what the grounding checks changed or flagged in a written draft.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GroundingChecks {
+    /// Cited ids that were not among the sources shown (dropped).
+    pub invented_ids_dropped: usize,
+    /// Links and bare addresses no cited source contains (removed).
+    pub links_removed: usize,
+    /// Refunds, prices, time frames, eligibility no cited source mentions (flagged).
+    pub unsupported_claims: usize,
+    /// The model's self-rated confidence was outside 0..1 (clamped).
+    pub confidence_clamped: bool,
+    /// The reply is not in the customer's language (flagged).
+    pub language_mismatch: bool,
 }
 
 /// Tokens and latency of one model call.
@@ -115,6 +135,12 @@ pub struct LlmUsage {
     pub millis: f64,
     /// Distinct identifiers replaced by placeholders before the text left the machine.
     pub identifiers_redacted: usize,
+    /// How the answer's JSON shape was requested (`None`: not requested, or an older record).
+    #[serde(default)]
+    pub structured_output: Option<crate::llm::StructuredOutputForm>,
+    /// How the prompt was fitted to the model's context.
+    #[serde(default)]
+    pub prompt_fit: Option<fit::PromptFit>,
 }
 
 /// Everything a draft is made from, derived from a ticket.

@@ -4,6 +4,7 @@
 
 pub mod openai;
 pub mod redact;
+pub mod structured;
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::retry::{Classify, ErrorClass};
 
 pub use openai::OpenAiCompatibleChat;
+pub use structured::StructuredOutputForm;
 
 /// One chat completion request: a system and a user message.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +23,9 @@ pub struct ChatRequest {
     pub user: String,
     /// Ask for a JSON object (`response_format: json_object`).
     pub json_object: bool,
+    /// The answer's JSON Schema, sent in the structured-output form the endpoint accepts
+    /// ([`structured`]); `None` asks for a JSON object only (when `json_object`).
+    pub answer_schema: Option<serde_json::Value>,
 }
 
 /// What the model answered, with its token usage.
@@ -30,6 +35,9 @@ pub struct ChatResponse {
     pub model: String,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
+    /// How the answer's shape was requested (`None` for a plain request).
+    #[serde(default)]
+    pub structured_output: Option<StructuredOutputForm>,
 }
 
 /// Errors from a chat endpoint, classified by what the caller should do.
@@ -42,6 +50,10 @@ pub enum LlmError {
     /// The prompt does not fit: retrying the same prompt cannot help; a shorter one might.
     #[error("the prompt is longer than the model's context: {0}")]
     ContextTooLong(String),
+    /// The endpoint does not take the `response_format` sent (a 400/422 naming it): another
+    /// structured-output form may be accepted.
+    #[error("the language model does not accept this response_format: {0}")]
+    ResponseFormatRejected(String),
     /// Bad key, exhausted quota, unknown model: needs a human.
     #[error("the language model refused the request: {0}")]
     Permanent(String),
@@ -56,9 +68,10 @@ impl Classify for LlmError {
                 retry_after: *retry_after,
             },
             Self::Transient(_) => ErrorClass::Transient,
-            Self::ContextTooLong(_) | Self::Permanent(_) | Self::Malformed(_) => {
-                ErrorClass::Permanent
-            }
+            Self::ContextTooLong(_)
+            | Self::ResponseFormatRejected(_)
+            | Self::Permanent(_)
+            | Self::Malformed(_) => ErrorClass::Permanent,
         }
     }
 }
@@ -70,4 +83,12 @@ pub trait ChatModel: Send + Sync {
     /// Whether text sent to this model leaves the machine (drives the redaction default).
     fn is_external(&self) -> bool;
     fn model_name(&self) -> &str;
+    /// The longest answer requested, in tokens (reserved when fitting the prompt).
+    fn max_output_tokens(&self) -> u32 {
+        0
+    }
+    /// The model's context window in tokens, when configured or told by the server.
+    async fn context_tokens(&self) -> Option<u32> {
+        None
+    }
 }

@@ -14,8 +14,9 @@ use async_openai::types::{
 use async_trait::async_trait;
 use reqwest::StatusCode;
 
+use super::structured::{StructuredOutputForm, candidates, rejects_response_format};
 use super::{ChatModel, ChatRequest, ChatResponse, LlmError};
-use crate::config::LlmSettings;
+use crate::config::{LlmSettings, StructuredOutputSetting};
 use crate::retry::RetryPolicy;
 
 /// Environment variable holding the endpoint's API key (optional for local servers).
@@ -23,6 +24,9 @@ pub const LLM_API_KEY_ENV: &str = "DESKDRAFT_LLM_API_KEY";
 
 /// The largest answer read from a chat endpoint: a draft is a few kilobytes of JSON.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The context window assumed when neither the configuration nor the server says.
+pub const DEFAULT_CONTEXT_TOKENS: u32 = 8192;
 
 pub struct OpenAiCompatibleChat {
     http: reqwest::Client,
@@ -33,6 +37,14 @@ pub struct OpenAiCompatibleChat {
     max_output_tokens: u32,
     retry: RetryPolicy,
     external: bool,
+    /// `.../v1`, for asking the server about itself.
+    base_url: url::Url,
+    structured_output: StructuredOutputSetting,
+    /// The structured-output form this server accepted (auto mode), so it is detected once.
+    accepted_form: std::sync::Mutex<Option<StructuredOutputForm>>,
+    configured_context_tokens: Option<u32>,
+    discovered_context_tokens: tokio::sync::OnceCell<Option<u32>>,
+    system_role: bool,
 }
 
 impl std::fmt::Debug for OpenAiCompatibleChat {
@@ -64,6 +76,8 @@ impl OpenAiCompatibleChat {
             base.trim().trim_end_matches('/')
         ))
         .map_err(|e| LlmError::Permanent(format!("llm.base_url {base:?}: {e}")))?;
+        let base_url = url::Url::parse(base.trim().trim_end_matches('/'))
+            .map_err(|e| LlmError::Permanent(format!("llm.base_url {base:?}: {e}")))?;
         let external = !crate::net::is_loopback(&completions_url);
         crate::net::check_secret_transport(&completions_url, api_key.is_some(), "llm.base_url")
             .map_err(LlmError::Permanent)?;
@@ -84,7 +98,60 @@ impl OpenAiCompatibleChat {
                 ..RetryPolicy::default()
             },
             external,
+            base_url,
+            structured_output: settings.structured_output,
+            accepted_form: std::sync::Mutex::new(None),
+            configured_context_tokens: settings.context_tokens,
+            discovered_context_tokens: tokio::sync::OnceCell::new(),
+            system_role: settings.system_role,
         })
+    }
+
+    /// The structured-output form this server accepted, once a request has told.
+    pub fn accepted_structured_output(&self) -> Option<StructuredOutputForm> {
+        *self.accepted_form.lock().expect("form lock")
+    }
+
+    /// The context window as the server reports it: llama.cpp's `/props` (`n_ctx`), or vLLM's
+    /// `/models` (`max_model_len`). llama-cpp-python and OpenAI do not say.
+    async fn discover_context_tokens(&self) -> Option<u32> {
+        let root = self.base_url.as_str().trim_end_matches('/');
+        let root = root.strip_suffix("/v1").unwrap_or(root);
+        for (url, pointers) in [
+            (
+                format!("{root}/props"),
+                &["/default_generation_settings/n_ctx", "/n_ctx"][..],
+            ),
+            (
+                format!("{}/models", self.base_url.as_str().trim_end_matches('/')),
+                &["/data/0/max_model_len"][..],
+            ),
+        ] {
+            let mut call = self.http.get(&url).timeout(Duration::from_secs(5));
+            if let Some(key) = &self.api_key {
+                call = call.bearer_auth(key);
+            }
+            let Ok(response) = call.send().await else {
+                continue;
+            };
+            if !response.status().is_success() {
+                continue;
+            }
+            let Ok(body) = crate::net::read_capped(response, MAX_RESPONSE_BYTES).await else {
+                continue;
+            };
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+                continue;
+            };
+            if let Some(tokens) = pointers
+                .iter()
+                .find_map(|pointer| value.pointer(pointer)?.as_u64())
+                .filter(|&tokens| tokens > 0)
+            {
+                return Some(u32::try_from(tokens).unwrap_or(u32::MAX));
+            }
+        }
+        None
     }
 
     /// Shortens backoff for tests and latency-sensitive callers.
@@ -93,26 +160,48 @@ impl OpenAiCompatibleChat {
         self
     }
 
-    fn body(&self, request: &ChatRequest) -> Result<serde_json::Value, LlmError> {
+    /// The request body; `form` says how the answer's schema is requested (when it has one).
+    fn body(
+        &self,
+        request: &ChatRequest,
+        form: Option<StructuredOutputForm>,
+    ) -> Result<serde_json::Value, LlmError> {
         let build = |e: async_openai::error::OpenAIError| LlmError::Permanent(e.to_string());
-        let system = ChatCompletionRequestSystemMessageArgs::default()
-            .content(request.system.clone())
-            .build()
-            .map_err(build)?;
+        let user_text = if self.system_role {
+            request.user.clone()
+        } else {
+            format!("{}\n\n{}", request.system.trim_end(), request.user)
+        };
         let user = ChatCompletionRequestUserMessageArgs::default()
-            .content(request.user.clone())
+            .content(user_text)
             .build()
             .map_err(build)?;
+        let mut messages = Vec::with_capacity(2);
+        if self.system_role {
+            let system = ChatCompletionRequestSystemMessageArgs::default()
+                .content(request.system.clone())
+                .build()
+                .map_err(build)?;
+            messages.push(system.into());
+        }
+        messages.push(user.into());
         let mut args = CreateChatCompletionRequestArgs::default();
         args.model(self.model.clone())
-            .messages([system.into(), user.into()])
+            .messages(messages)
             .temperature(self.temperature)
             .max_tokens(self.max_output_tokens);
-        if request.json_object {
+        if request.json_object && request.answer_schema.is_none() {
             args.response_format(ResponseFormat::JsonObject);
         }
         let body = args.build().map_err(build)?;
-        serde_json::to_value(body).map_err(|e| LlmError::Permanent(e.to_string()))
+        let mut body =
+            serde_json::to_value(body).map_err(|e| LlmError::Permanent(e.to_string()))?;
+        if let (Some(schema), Some(form)) = (&request.answer_schema, form)
+            && let Some(format) = form.response_format(schema)
+        {
+            body["response_format"] = format;
+        }
+        Ok(body)
     }
 
     async fn attempt(&self, body: &serde_json::Value) -> Result<ChatResponse, LlmError> {
@@ -146,6 +235,7 @@ impl OpenAiCompatibleChat {
             model: parsed.model,
             prompt_tokens: usage.map_or(0, |u| u.prompt_tokens),
             completion_tokens: usage.map_or(0, |u| u.completion_tokens),
+            structured_output: None,
         })
     }
 }
@@ -153,8 +243,47 @@ impl OpenAiCompatibleChat {
 #[async_trait]
 impl ChatModel for OpenAiCompatibleChat {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
-        let body = self.body(request)?;
-        self.retry.run(|_| self.attempt(&body)).await
+        if request.answer_schema.is_none() {
+            let body = self.body(request, None)?;
+            return self.retry.run(|_| self.attempt(&body)).await;
+        }
+        let forms = candidates(self.structured_output, self.accepted_structured_output());
+        let last = forms.len() - 1;
+        for (index, form) in forms.into_iter().enumerate() {
+            let body = self.body(request, Some(form))?;
+            match self.retry.run(|_| self.attempt(&body)).await {
+                Err(error) if error.is_response_format_rejection() && index < last => {
+                    tracing::info!(
+                        form = form.as_str(),
+                        %error,
+                        "the endpoint rejects this structured-output form; trying the next"
+                    );
+                }
+                Ok(mut response) => {
+                    if self.structured_output == StructuredOutputSetting::Auto {
+                        let mut accepted = self.accepted_form.lock().expect("form lock");
+                        if accepted.is_none() {
+                            tracing::info!(form = form.as_str(), "structured-output form detected");
+                        }
+                        *accepted = Some(form);
+                    }
+                    response.structured_output = Some(form);
+                    return Ok(response);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        unreachable!("the last candidate's outcome is always returned")
+    }
+
+    async fn context_tokens(&self) -> Option<u32> {
+        if let Some(configured) = self.configured_context_tokens {
+            return Some(configured);
+        }
+        *self
+            .discovered_context_tokens
+            .get_or_init(|| self.discover_context_tokens())
+            .await
     }
 
     fn is_external(&self) -> bool {
@@ -163,6 +292,10 @@ impl ChatModel for OpenAiCompatibleChat {
 
     fn model_name(&self) -> &str {
         &self.model
+    }
+
+    fn max_output_tokens(&self) -> u32 {
+        self.max_output_tokens
     }
 }
 
@@ -198,6 +331,9 @@ pub(crate) fn classify_status(
         .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| body.chars().take(200).collect());
     let lower = body.to_lowercase();
+    if rejects_response_format(status.as_u16(), body) {
+        return LlmError::ResponseFormatRejected(format!("{status}: {message}"));
+    }
     match status.as_u16() {
         429 if lower.contains("insufficient_quota") => LlmError::Permanent(format!(
             "quota exhausted (429 insufficient_quota): {message}"

@@ -6,6 +6,7 @@
 //! read-only capability, which has no write methods at all (see [`crate::helpdesk::export`]).
 
 pub mod gaps;
+pub mod compare;
 pub mod metrics;
 pub mod model;
 pub mod replay;
@@ -26,6 +27,7 @@ use crate::embed::CachedEmbedder;
 use crate::errors::CommandError;
 use crate::helpdesk::bundle::Bundle;
 use crate::retrieve::Retriever;
+pub use compare::{ComparisonOutcome, run_comparison};
 use model::{RunDescription, SimulationSummary, TicketResult, Timings};
 use selection::{ReplaySelection, TicketIndexEntry, select_tickets};
 
@@ -78,19 +80,70 @@ pub async fn run_simulation(
     config: Config,
     args: SimulateArgs,
 ) -> Result<SimulationOutcome, CommandError> {
+    let prepared = prepare(&config, &args).await?;
+    let drafter = Arc::new(prepared.drafter(&config, true)?);
+    let concurrency = default_concurrency();
+    let replayed = replay_all(&prepared, &drafter, concurrency).await?;
+    let summary = prepared.summarize(&config, &args, &replayed, drafter_name(&drafter));
+    let reports = write_reports(&args.out, &summary, &replayed.results, args.card_seed)?;
+    Ok(SimulationOutcome {
+        summary,
+        tickets: replayed.results,
+        reports,
+    })
+}
+
+/// Tickets replayed at once: the store and embedder are in-process, so twice the cores.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
+}
+
+pub(crate) fn drafter_name(drafter: &Drafter) -> String {
+    match &drafter.generation {
+        Some(generation) => format!("llm ({})", generation.chat.model_name()),
+        None => "retrieval-only".to_string(),
+    }
+}
+
+pub(crate) fn write_reports(
+    out: &std::path::Path,
+    summary: &SimulationSummary,
+    results: &[TicketResult],
+    card_seed: u64,
+) -> Result<report::ReportPaths, CommandError> {
+    report::write_reports(out, summary, results, card_seed).map_err(|e| CommandError::Io {
+        context: "writing the simulation report".to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
+/// Everything a replay needs, prepared once (a comparison replays it twice).
+pub(crate) struct Prepared {
+    started: Instant,
+    started_at: chrono::DateTime<chrono::Utc>,
+    bundle: Bundle,
+    checksums: std::collections::BTreeMap<String, String>,
+    components: Components,
+    issues: model::ReplayIssues,
+    tickets: Vec<crate::domain::Ticket>,
+    reference_articles: Arc<crate::ingest::cases::ArticleUrlIndex>,
+    retriever: Arc<Retriever>,
+    ingest_seconds: f64,
+    prefill_seconds: f64,
+}
+
+pub(crate) async fn prepare(
+    config: &Config,
+    args: &SimulateArgs,
+) -> Result<Prepared, CommandError> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
     let bundle = Bundle::open(&args.bundle)?;
     let checksums = bundle.checksums()?;
-    let target_precision = f64::from(
-        args.target_precision
-            .unwrap_or(config.simulation.target_precision),
-    );
-    let threshold = f64::from(config.drafting.confidence_threshold);
 
     // History = everything in the bundle; the as-of filter keeps each draft leak-free.
     let mut store_config = config.clone();
-    store_config.data_dir = simulation_store_dir(&config, &bundle);
+    store_config.data_dir = simulation_store_dir(config, &bundle);
     let components = Components::open(store_config)?;
     let ingest_started = Instant::now();
     ingest_with(&components, Some(bundle.clone()), Vec::new(), false).await?;
@@ -103,22 +156,18 @@ pub async fn run_simulation(
     let (ids, issues) = select_tickets(&entries, &args.selection);
     drop(entries);
     let tickets = replay::load_selected_tickets(&bundle, &ids)?;
-    let reference_articles = replay::reference_article_index(&bundle)?;
+    let reference_articles = Arc::new(replay::reference_article_index(&bundle)?);
 
-    // Every ticket gets a candidate draft (threshold 0) so the whole risk-coverage curve can be
-    // computed; the configured threshold is applied when aggregating.
-    let mut drafting = config.drafting.clone();
-    drafting.confidence_threshold = 0.0;
     // The queries are known in advance: embed them in full batches first, so the replay itself
     // only searches and composes (the same drafting path, fed by a cache).
-    let replay_started = Instant::now();
+    let prefill_started = Instant::now();
     let cached = Arc::new(CachedEmbedder::new(Arc::clone(&components.embedder)));
     let queries: Vec<String> = tickets
         .iter()
         .map(|t| crate::draft::DraftRequest::from_ticket(t, Some(t.created_at)).customer_text)
         .collect();
     cached.prefill(&queries).await?;
-    let prefill_seconds = replay_started.elapsed().as_secs_f64();
+    let prefill_seconds = prefill_started.elapsed().as_secs_f64();
     let retriever = Arc::new(
         Retriever::new(
             cached.clone(),
@@ -128,113 +177,146 @@ pub async fn run_simulation(
         )
         .await?,
     );
-    let drafter = Arc::new(Drafter {
+    Ok(Prepared {
+        started,
+        started_at,
+        bundle,
+        checksums,
+        components,
+        issues,
+        tickets,
+        reference_articles,
         retriever,
-        templates: Arc::new(crate::draft::PromptTemplates::load(&drafting.prompts_dir)?),
-        config: drafting,
-        generation: components.generation()?,
-    });
-    let reference_articles = Arc::new(reference_articles);
-    let progress = crate::commands::progress_bar(Some(tickets.len() as u64), "replay");
+        ingest_seconds,
+        prefill_seconds,
+    })
+}
+
+impl Prepared {
+    /// The drafter: with the configured language model when `with_llm` (and one is configured).
+    pub(crate) fn drafter(&self, config: &Config, with_llm: bool) -> Result<Drafter, CommandError> {
+        // Every ticket gets a candidate draft (threshold 0) so the whole risk-coverage curve can
+        // be computed; the configured threshold is applied when aggregating.
+        let mut drafting = config.drafting.clone();
+        drafting.confidence_threshold = 0.0;
+        Ok(Drafter {
+            retriever: Arc::clone(&self.retriever),
+            templates: Arc::new(crate::draft::PromptTemplates::load(&drafting.prompts_dir)?),
+            config: drafting,
+            generation: if with_llm {
+                self.components.generation()?
+            } else {
+                None
+            },
+        })
+    }
+
+    pub(crate) fn summarize(
+        &self,
+        config: &Config,
+        args: &SimulateArgs,
+        replayed: &Replayed,
+        drafter: String,
+    ) -> SimulationSummary {
+        let results = &replayed.results;
+        let replay_seconds = replayed.replay_seconds;
+        let millis = |f: &dyn Fn(&TicketResult) -> f64| {
+            metrics::latency_stats(&results.iter().map(f).collect::<Vec<_>>())
+        };
+        let mut summary = summarize(SummaryInputs {
+            config,
+            components: &self.components,
+            bundle: &self.bundle,
+            selection: &args.selection,
+            checksums: self.checksums.clone(),
+            issues: self.issues.clone(),
+            results,
+            threshold: f64::from(config.drafting.confidence_threshold),
+            target_precision: f64::from(
+                args.target_precision
+                    .unwrap_or(config.simulation.target_precision),
+            ),
+            timings: Timings {
+                started_at: Some(self.started_at),
+                wall_seconds: self.started.elapsed().as_secs_f64(),
+                ingest_seconds: self.ingest_seconds,
+                replay_seconds: replay_seconds + self.prefill_seconds,
+                tickets_per_second: if replay_seconds > 0.0 {
+                    results.len() as f64 / replay_seconds
+                } else {
+                    0.0
+                },
+                retrieval_latency: millis(&|t| t.retrieval_millis),
+                generation_latency: millis(&|t| t.generation_millis),
+                total_latency: millis(&|t| t.retrieval_millis + t.generation_millis),
+            },
+        });
+        summary.run.drafter = drafter;
+        summary
+    }
+}
+
+/// One replay's per-ticket results.
+pub(crate) struct Replayed {
+    pub results: Vec<TicketResult>,
+    pub replay_seconds: f64,
+}
+
+/// Replays every prepared ticket through `drafter`, `concurrency` at a time, results in order.
+pub(crate) async fn replay_all(
+    prepared: &Prepared,
+    drafter: &Arc<Drafter>,
+    concurrency: usize,
+) -> Result<Replayed, CommandError> {
+    let replay_started = Instant::now();
+    let progress = crate::commands::progress_bar(Some(prepared.tickets.len() as u64), "replay");
     // Tickets replay concurrently, each as its own task, and results keep their order. Own
     // tasks, not futures sharing one: on a multi-threaded runtime the store and the embedder
     // block in place (cheaper than a hand-off to the blocking pool for one query), and that
     // would hold up every other ticket polled by the same task.
-    let concurrency = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-    let replayed: Vec<replay::ReplayedTicket> = futures::stream::iter(tickets.iter().cloned())
-        .map(|ticket| {
-            let (drafter, progress) = (Arc::clone(&drafter), progress.clone());
-            let reference_articles = Arc::clone(&reference_articles);
-            tokio::spawn(async move {
-                let replayed = replay::replay_ticket(&drafter, &ticket, &reference_articles).await;
-                progress.inc(1);
-                replayed
+    let replayed: Vec<replay::ReplayedTicket> =
+        futures::stream::iter(prepared.tickets.iter().cloned())
+            .map(|ticket| {
+                let (drafter, progress) = (Arc::clone(drafter), progress.clone());
+                let reference_articles = Arc::clone(&prepared.reference_articles);
+                tokio::spawn(async move {
+                    let replayed =
+                        replay::replay_ticket(&drafter, &ticket, &reference_articles).await;
+                    progress.inc(1);
+                    replayed
+                })
             })
-        })
-        .buffered(concurrency)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        // A replay that panicked panics here, as it did when it ran inside this task.
-        .map(|joined| joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
-        .collect::<Result<_, _>>()?;
+            .buffered(concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            // A replay that panicked panics here, as it did when it ran inside this task.
+            .map(|joined| joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic())))
+            .collect::<Result<_, _>>()?;
     progress.finish_and_clear();
-    let drafting_seconds = replay_started.elapsed().as_secs_f64() - prefill_seconds;
-    let cosines = replay::reply_cosines(components.embedder.as_ref(), &replayed).await?;
+    let drafting_seconds = replay_started.elapsed().as_secs_f64();
+    let cosines = replay::reply_cosines(prepared.components.embedder.as_ref(), &replayed).await?;
     tracing::info!(
-        prefill_seconds,
         drafting_seconds,
-        similarity_seconds =
-            replay_started.elapsed().as_secs_f64() - prefill_seconds - drafting_seconds,
+        similarity_seconds = replay_started.elapsed().as_secs_f64() - drafting_seconds,
         tickets = replayed.len(),
-        "replay phases (query embedding, drafting, reply-similarity embedding)"
+        "replay phases (drafting, reply-similarity embedding)"
     );
-    let replay_seconds = replay_started.elapsed().as_secs_f64();
-
-    let results: Vec<TicketResult> = replayed
+    let results = replayed
         .into_iter()
         .zip(cosines)
         .map(|(ticket, cosine)| {
             let name = ticket
                 .product
                 .as_deref()
-                .and_then(|p| bundle.product_name(p))
+                .and_then(|p| prepared.bundle.product_name(p))
                 .map(str::to_string);
             replay::ticket_result(ticket, cosine, name)
         })
         .collect();
-
-    let summary = summarize(SummaryInputs {
-        config: &config,
-        components: &components,
-        bundle: &bundle,
-        selection: &args.selection,
-        checksums,
-        issues,
-        results: &results,
-        threshold,
-        target_precision,
-        timings: Timings {
-            started_at: Some(started_at),
-            wall_seconds: started.elapsed().as_secs_f64(),
-            ingest_seconds,
-            replay_seconds,
-            tickets_per_second: if replay_seconds > 0.0 {
-                results.len() as f64 / replay_seconds
-            } else {
-                0.0
-            },
-            retrieval_latency: metrics::latency_stats(
-                &results
-                    .iter()
-                    .map(|t| t.retrieval_millis)
-                    .collect::<Vec<_>>(),
-            ),
-            generation_latency: metrics::latency_stats(
-                &results
-                    .iter()
-                    .map(|t| t.generation_millis)
-                    .collect::<Vec<_>>(),
-            ),
-            total_latency: metrics::latency_stats(
-                &results
-                    .iter()
-                    .map(|t| t.retrieval_millis + t.generation_millis)
-                    .collect::<Vec<_>>(),
-            ),
-        },
-    });
-    let reports =
-        report::write_reports(&args.out, &summary, &results, args.card_seed).map_err(|e| {
-            CommandError::Io {
-                context: "writing the simulation report".to_string(),
-                source: std::io::Error::other(e.to_string()),
-            }
-        })?;
-    Ok(SimulationOutcome {
-        summary,
-        tickets: results,
-        reports,
+    Ok(Replayed {
+        results,
+        replay_seconds: replay_started.elapsed().as_secs_f64(),
     })
 }
 

@@ -83,6 +83,18 @@ pub struct TicketResult {
     /// Details the drafter replaced by placeholders.
     #[serde(default)]
     pub scrubbed_specifics: usize,
+    /// Why the model's draft was replaced by the retrieval-only one (LLM runs).
+    #[serde(default)]
+    pub llm_fallback: Option<String>,
+    /// What the grounding checks changed in a written draft.
+    #[serde(default)]
+    pub grounding: crate::draft::GroundingChecks,
+    /// How the answer's JSON shape was requested (`json_schema`, `json_object_schema`, ...).
+    #[serde(default)]
+    pub structured_output: Option<String>,
+    /// How the prompt was fitted to the model's context (LLM runs).
+    #[serde(default)]
+    pub prompt_fit: Option<crate::draft::fit::PromptFit>,
 }
 
 /// Another customer's specifics in drafts, over the drafted tickets.

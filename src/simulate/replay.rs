@@ -203,6 +203,14 @@ pub fn ticket_result(
         }),
         retrieval_millis: draft.retrieval_millis,
         generation_millis: draft.generation_millis,
+        llm_fallback: draft.llm_fallback.clone(),
+        grounding: draft.grounding.clone(),
+        structured_output: draft
+            .llm
+            .as_ref()
+            .and_then(|u| u.structured_output)
+            .map(|form| form.as_str().to_string()),
+        prompt_fit: draft.llm.as_ref().and_then(|u| u.prompt_fit.clone()),
         prompt_tokens: draft.llm.as_ref().map(|u| u64::from(u.prompt_tokens)),
         completion_tokens: draft.llm.as_ref().map(|u| u64::from(u.completion_tokens)),
         verdict: verdict(has_draft, &reference_articles, rank, cosine_to_reference),

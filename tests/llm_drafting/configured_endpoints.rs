@@ -228,7 +228,88 @@ async fn a_prompt_too_long_for_the_context_is_retried_with_fewer_sources() {
         .collect();
     assert_eq!(
         shown,
-        [4, 3, 1],
-        "sources shown per attempt (6 capped to the 4 retrieved, then 3, then 1)"
+        [4, 2, 1],
+        "sources shown per attempt (6 capped to the 4 retrieved, then half, then 1)"
+    );
+}
+
+/// `simulate --compare` replays the same tickets with both drafters and reports them side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulate_compare_reports_both_drafters_on_the_same_tickets() {
+    let stand_in = OpenAiStandIn::start(
+        Vec::new(),
+        answer(
+            "Hello, please follow the steps in the article; see https://invented.example/fix.",
+            &["case:999999"],
+            3.5,
+        ),
+    )
+    .await;
+    stand_in.set_server_kind(support::openai_stand_in::ServerKind::LlamaCppPython);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compare");
+    let (data, url, tiny, target) = (
+        dir.path().to_path_buf(),
+        stand_in.base_url(),
+        repo().join("tests/fixtures/tiny-bundle"),
+        out.clone(),
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        deskdraft(&data, &url)
+            .args(["simulate", "--compare", "--bundle"])
+            .arg(tiny)
+            .arg("--out")
+            .arg(target)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let compare: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let (plain, llm) = (&compare["retrieval_only"], &compare["llm"]);
+    let tickets = plain["tickets"].as_u64().unwrap();
+    assert!(tickets > 0);
+    assert_eq!(llm["tickets"].as_u64(), Some(tickets), "the same tickets");
+    assert_eq!(plain["drafter"], "retrieval-only");
+    assert_eq!(plain["total_prompt_tokens"], 0);
+    assert_eq!(plain["fallback_rate"], 0.0);
+    assert_eq!(llm["fallback_rate"], 0.0);
+    assert_eq!(llm["checked_answers"].as_u64(), Some(tickets));
+    // Every answer cited an id never shown and a link no source has, and rated itself 3.5.
+    assert_eq!(llm["invented_id_rate"], 1.0);
+    assert_eq!(llm["invented_ids_dropped"].as_u64(), Some(tickets));
+    assert_eq!(llm["link_removed_rate"], 1.0);
+    assert_eq!(llm["confidence_clamped_rate"], 1.0);
+    assert_eq!(
+        llm["structured_output"]["json_object_schema"].as_u64(),
+        Some(tickets)
+    );
+    assert_eq!(llm["total_prompt_tokens"].as_u64(), Some(420 * tickets));
+    // Detected once: one rejected json_schema request, then one call per ticket.
+    let calls = stand_in.requests().len() as u64;
+    assert_eq!(calls, tickets + 1);
+    for side in ["retrieval-only", "llm"] {
+        assert!(out.join(side).join("summary.json").exists(), "{side}");
+    }
+    let html = std::fs::read_to_string(out.join("compare.html")).unwrap();
+    assert!(html.contains("Where they differ most"));
+    assert!(
+        stdout.contains("| fallback rate (model answer unusable) | 0.000 | 0.000 |"),
+        "{stdout}"
+    );
+    let tickets_csv = std::fs::read_to_string(out.join("llm").join("tickets.csv")).unwrap();
+    assert!(
+        tickets_csv
+            .lines()
+            .next()
+            .unwrap()
+            .contains("invented_ids_dropped")
     );
 }

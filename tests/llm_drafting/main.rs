@@ -115,14 +115,27 @@ struct Setup {
 }
 
 async fn setup(script: Vec<Scripted>, fallback: Scripted, timeout_seconds: f64) -> Setup {
+    setup_with(script, fallback, |settings| {
+        settings.timeout_seconds = timeout_seconds
+    })
+    .await
+}
+
+/// A stand-in and a chat client whose `[llm]` settings `adjust` may change.
+async fn setup_with(
+    script: Vec<Scripted>,
+    fallback: Scripted,
+    adjust: impl FnOnce(&mut LlmSettings),
+) -> Setup {
     let stand_in = OpenAiStandIn::start(script, fallback).await;
-    let settings = LlmSettings {
+    let mut settings = LlmSettings {
         base_url: Some(stand_in.base_url()),
         model: "stand-in-model".into(),
-        timeout_seconds,
+        timeout_seconds: 10.0,
         max_attempts: 3,
         ..LlmSettings::default()
     };
+    adjust(&mut settings);
     let chat = OpenAiCompatibleChat::new(&settings, Some("sk-test-key".into()))
         .expect("chat client")
         .with_retry_policy(RetryPolicy {
@@ -217,7 +230,8 @@ async fn a_grounded_answer_becomes_a_cited_draft_and_nothing_identifying_leaves(
     assert_eq!(requests.len(), 1);
     let sent = &requests[0];
     assert_eq!(sent.body["model"], "stand-in-model");
-    assert_eq!(sent.body["response_format"]["type"], "json_object");
+    // The stand-in takes OpenAI's form, so the answer's schema travels as `json_schema`.
+    assert_eq!(sent.body["response_format"]["type"], "json_schema");
     assert_eq!(sent.authorization.as_deref(), Some("Bearer sk-test-key"));
     let prompt = sent.prompt_text();
     for secret in [CUSTOMER_EMAIL, CUSTOMER_CARD, "7946 0958"] {
@@ -461,3 +475,4 @@ async fn a_hung_endpoint_times_out_and_falls_back() {
 }
 
 mod configured_endpoints;
+mod structured_output;

@@ -294,4 +294,5 @@ mod chaos;
 mod exactly_once;
 mod follow_ups_and_readiness;
 mod implicit_feedback;
+mod real_llm;
 mod review_and_operations;

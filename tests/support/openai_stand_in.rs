@@ -1,6 +1,13 @@
 //! An OpenAI-compatible chat endpoint for tests, on 127.0.0.1: `POST /v1/chat/completions`
 //! answers from a script (a model answer, an HTTP error with optional `Retry-After`, a raw body,
 //! or a hang) and records every request it receives for assertions.
+//!
+//! It can behave like different servers ([`ServerKind`]) in what structured output it takes:
+//! OpenAI (any `response_format`), llama-cpp-python (rejects `json_schema` with the 500 and the
+//! validation message that llama-cpp-python 0.3.36 answers, takes `json_object` with a `schema`),
+//! or a server without structured output (400 for any `response_format`). A rejected request is
+//! recorded but consumes no scripted answer. `GET /props` reports a context size when one is set,
+//! as llama.cpp's server does.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -40,6 +47,21 @@ pub fn answer(reply: &str, source_ids: &[&str], confidence: f32) -> Scripted {
     )
 }
 
+/// Which server's structured-output behaviour the stand-in imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// Takes `json_schema`, `json_object` (with or without extra keys) and plain requests.
+    OpenAi,
+    /// llama-cpp-python 0.3.36: `json_schema` is a validation error answered with HTTP 500.
+    LlamaCppPython,
+    /// Answers 400 to any `response_format`.
+    NoStructuredOutput,
+}
+
+/// The body llama-cpp-python 0.3.36 answers to `response_format: {"type": "json_schema"}`
+/// (measured on the real server, traceback lines shortened).
+pub const LLAMA_CPP_PYTHON_JSON_SCHEMA_REJECTION: &str = "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n  File \"llama_cpp/server/app.py\", line 376, in create_chat_completion\n    POST /v1/chat/completions";
+
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
     pub at: Duration,
@@ -72,6 +94,9 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     /// Every completion waits this long before answering (a local model on a CPU).
     answer_delay: Mutex<Duration>,
+    kind: Mutex<ServerKind>,
+    /// What `GET /props` reports as `n_ctx` (404 when `None`).
+    props_context: Mutex<Option<u32>>,
 }
 
 pub struct OpenAiStandIn {
@@ -96,9 +121,12 @@ impl OpenAiStandIn {
             fallback: Mutex::new(fallback),
             requests: Mutex::new(Vec::new()),
             answer_delay: Mutex::new(Duration::ZERO),
+            kind: Mutex::new(ServerKind::OpenAi),
+            props_context: Mutex::new(None),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/props", axum::routing::get(props))
             .route("/v1/embeddings", post(embeddings))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -131,6 +159,15 @@ impl OpenAiStandIn {
     /// Makes every later completion wait `delay` before answering.
     pub fn set_answer_delay(&self, delay: Duration) {
         *self.shared.answer_delay.lock().unwrap() = delay;
+    }
+
+    pub fn set_server_kind(&self, kind: ServerKind) {
+        *self.shared.kind.lock().unwrap() = kind;
+    }
+
+    /// Makes `GET /props` report this context size, as llama.cpp's server does.
+    pub fn set_props_context(&self, n_ctx: u32) {
+        *self.shared.props_context.lock().unwrap() = Some(n_ctx);
     }
 
     pub fn push(&self, scripted: Scripted) {
@@ -168,6 +205,23 @@ async fn completions(
     if !valid {
         return error_response(400, "invalid_request_error", None);
     }
+    let kind = *shared.kind.lock().unwrap();
+    let format_type = body["response_format"]["type"].as_str();
+    match (kind, format_type) {
+        (ServerKind::LlamaCppPython, Some(kind)) if kind != "text" && kind != "json_object" => {
+            let body = json!({"error": {
+                "message": LLAMA_CPP_PYTHON_JSON_SCHEMA_REJECTION,
+                "type": "internal_server_error", "param": null, "code": null}});
+            return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response();
+        }
+        (ServerKind::NoStructuredOutput, Some(_)) => {
+            let body = json!({"error": {
+                "message": "response_format is not supported by this server",
+                "type": "invalid_request_error", "param": "response_format", "code": null}});
+            return (StatusCode::BAD_REQUEST, axum::Json(body)).into_response();
+        }
+        _ => {}
+    }
     let delay = *shared.answer_delay.lock().unwrap();
     tokio::time::sleep(delay).await;
     let next = shared.script.lock().unwrap().pop_front();
@@ -204,6 +258,17 @@ async fn completions(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
+    }
+}
+
+async fn props(State(shared): State<Arc<Shared>>) -> Response {
+    match *shared.props_context.lock().unwrap() {
+        Some(n_ctx) => axum::Json(json!({
+            "default_generation_settings": {"n_ctx": n_ctx},
+            "total_slots": 1
+        }))
+        .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! `card_seed` give byte-identical files, which makes reports diffable between runs.
 
 mod cards;
+pub mod compare;
 pub mod html;
 mod quality;
 mod sections;
@@ -90,7 +91,7 @@ pub fn write_reports(
 
 /// Writes `bytes` to a sibling temp file, syncs it and renames it over `path`, so readers see
 /// either the old file or the complete new one. The temp file is removed if anything fails.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let error = |source| ReportError::Write {
         path: path.to_path_buf(),
         source,
@@ -143,6 +144,15 @@ struct CsvRow {
     completion_tokens: Option<u64>,
     source_keys: String,
     flags: String,
+    llm_fallback: bool,
+    structured_output: Option<String>,
+    invented_ids_dropped: usize,
+    links_removed: usize,
+    unsupported_claims: usize,
+    confidence_clamped: bool,
+    prompt_sources_shown: Option<usize>,
+    prompt_sources_left_out: Option<usize>,
+    prompt_sources_shortened: Option<usize>,
 }
 
 fn tickets_csv(tickets: &[TicketResult]) -> Result<Vec<u8>, csv::Error> {
@@ -158,7 +168,7 @@ fn tickets_csv(tickets: &[TicketResult]) -> Result<Vec<u8>, csv::Error> {
     writer.into_inner().map_err(|e| e.into_error().into())
 }
 
-const CSV_HEADER: [&str; 26] = [
+const CSV_HEADER: [&str; 35] = [
     "ticket_id",
     "product",
     "product_name",
@@ -185,6 +195,15 @@ const CSV_HEADER: [&str; 26] = [
     "completion_tokens",
     "source_keys",
     "flags",
+    "llm_fallback",
+    "structured_output",
+    "invented_ids_dropped",
+    "links_removed",
+    "unsupported_claims",
+    "confidence_clamped",
+    "prompt_sources_shown",
+    "prompt_sources_left_out",
+    "prompt_sources_shortened",
 ];
 
 fn csv_row(t: &TicketResult) -> CsvRow {
@@ -219,6 +238,15 @@ fn csv_row(t: &TicketResult) -> CsvRow {
         completion_tokens: t.completion_tokens,
         source_keys: spreadsheet_safe(&join(t.sources.iter().map(|s| s.key.as_str()))),
         flags: spreadsheet_safe(&join(t.flags.iter().map(String::as_str))),
+        llm_fallback: t.llm_fallback.is_some(),
+        structured_output: t.structured_output.clone(),
+        invented_ids_dropped: t.grounding.invented_ids_dropped,
+        links_removed: t.grounding.links_removed,
+        unsupported_claims: t.grounding.unsupported_claims,
+        confidence_clamped: t.grounding.confidence_clamped,
+        prompt_sources_shown: t.prompt_fit.as_ref().map(|f| f.sources_shown),
+        prompt_sources_left_out: t.prompt_fit.as_ref().map(|f| f.sources_left_out()),
+        prompt_sources_shortened: t.prompt_fit.as_ref().map(|f| f.sources_shortened),
     }
 }
 
@@ -288,6 +316,10 @@ pub(crate) mod tests {
             }],
             foreign_specifics: 0,
             scrubbed_specifics: usize::from(verdict == Verdict::Good),
+            llm_fallback: None,
+            grounding: Default::default(),
+            structured_output: None,
+            prompt_fit: None,
         }
     }
 
