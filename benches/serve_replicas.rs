@@ -150,7 +150,13 @@ fn notes(stand_in: &StandIn, tickets: usize) -> usize {
 }
 
 /// Sends one webhook per ticket over the replicas (16 in flight) and times until every note.
-async fn measure(name: &str, template: &Path, tickets: usize, replicas: usize, env: Vec<(&str, String)>) -> serde_json::Value {
+async fn measure(
+    name: &str,
+    template: &Path,
+    tickets: usize,
+    replicas: usize,
+    env: Vec<(&str, String)>,
+) -> serde_json::Value {
     let stand_in = StandIn::start(
         account(tickets),
         StandInConfig {
@@ -191,7 +197,10 @@ async fn measure(name: &str, template: &Path, tickets: usize, replicas: usize, e
     }
     let accepted = started.elapsed();
     while notes(&stand_in, tickets) < tickets {
-        assert!(started.elapsed() < Duration::from_secs(900), "{name}: notes missing after 15 min");
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "{name}: notes missing after 15 min"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -221,7 +230,11 @@ async fn run() -> serde_json::Value {
         .arg(repo().join("knowledge/docs"))
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let base = vec![("DESKDRAFT_SERVE__WORKERS", workers.clone())];
     let mut results = vec![measure("sqlite", template.path(), tickets, 1, base.clone()).await];
     if let Some(cluster) = PostgresCluster::shared("serve_replicas benchmark") {

@@ -18,10 +18,17 @@ use crate::serve::{
 /// The configured queue: the SQLite file, or the PostgreSQL database shared by replicas
 /// (migrated at open; a newer schema is refused).
 pub async fn open_queue(config: &Config) -> Result<JobQueue, CommandError> {
-    let queue = match config.postgres_queue_url().map_err(|e| CommandError::Config(e.to_string()))? {
+    let queue = match config
+        .postgres_queue_url()
+        .map_err(|e| CommandError::Config(e.to_string()))?
+    {
         Some(url) => {
-            JobQueue::open_postgres(&url, config.serve.max_attempts, config.queue.max_connections)
-                .await
+            JobQueue::open_postgres(
+                &url,
+                config.serve.max_attempts,
+                config.queue.max_connections,
+            )
+            .await
         }
         None => JobQueue::open(&config.queue_path(), config.serve.max_attempts),
     };

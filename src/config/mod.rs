@@ -8,7 +8,8 @@ mod queue;
 mod services;
 
 pub use queue::{
-    DATABASE_URL_ENV, QUEUE_URL_ENV, QueueBackend, QueueSettings, check_queue_url, queue_url_from_env,
+    DATABASE_URL_ENV, QUEUE_URL_ENV, QueueBackend, QueueSettings, check_queue_url,
+    queue_url_from_env,
 };
 
 pub use services::{

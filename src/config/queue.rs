@@ -41,12 +41,14 @@ impl Default for QueueSettings {
 /// The PostgreSQL queue URL from the environment (`DESKDRAFT_QUEUE_URL`, else `DATABASE_URL`),
 /// with the name of the variable it came from. Empty values count as unset.
 pub fn queue_url_from_env() -> Option<(String, &'static str)> {
-    [QUEUE_URL_ENV, DATABASE_URL_ENV].into_iter().find_map(|name| {
-        std::env::var(name)
-            .ok()
-            .filter(|value| !value.trim().is_empty())
-            .map(|value| (value, name))
-    })
+    [QUEUE_URL_ENV, DATABASE_URL_ENV]
+        .into_iter()
+        .find_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+                .map(|value| (value, name))
+        })
 }
 
 /// Checks the URL's shape without ever repeating it (it holds a password).
@@ -64,7 +66,9 @@ pub fn check_queue_url(url: &str, variable: &str) -> Result<(), String> {
         return Err(format!("{variable} names no host"));
     }
     if url.parse::<tokio_postgres::Config>().is_err() {
-        return Err(format!("{variable} is not a valid PostgreSQL connection URL"));
+        return Err(format!(
+            "{variable} is not a valid PostgreSQL connection URL"
+        ));
     }
     Ok(())
 }

@@ -29,7 +29,9 @@ pub struct AdvisoryLocks {
 impl AdvisoryLocks {
     /// None for a SQLite queue.
     pub fn for_queue(queue: &JobQueue) -> Option<Self> {
-        queue.postgres_pool().map(|pool| Self { pool: pool.clone() })
+        queue
+            .postgres_pool()
+            .map(|pool| Self { pool: pool.clone() })
     }
 
     /// Waits until no other replica holds the ticket; released when the guard drops.

@@ -137,7 +137,10 @@ impl JobQueue {
     async fn set_flag(&self, id: &str, column: &'static str) -> Result<(), QueueError> {
         let id = id.to_string();
         self.with(move |db| {
-            db.execute(&format!("UPDATE drafts SET {column}=1 WHERE id=$1"), params![id])?;
+            db.execute(
+                &format!("UPDATE drafts SET {column}=1 WHERE id=$1"),
+                params![id],
+            )?;
             Ok(())
         })
         .await

@@ -145,10 +145,21 @@ fn records(rows: Vec<Row>) -> Result<Vec<DraftRecord>, QueueError> {
 
 /// A draft by id; on PostgreSQL `locked` keeps other replicas from changing it until the
 /// transaction ends (a decision reads the status, then writes the next one).
-pub(super) fn get_locked(db: &mut dyn Sql, id: &str, locked: bool) -> Result<DraftRecord, QueueError> {
-    let lock = if locked { db.dialect().for_update() } else { "" };
+pub(super) fn get_locked(
+    db: &mut dyn Sql,
+    id: &str,
+    locked: bool,
+) -> Result<DraftRecord, QueueError> {
+    let lock = if locked {
+        db.dialect().for_update()
+    } else {
+        ""
+    };
     let row = db
-        .query_opt(&format!("SELECT {COLUMNS} FROM drafts WHERE id=$1{lock}"), params![id])?
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM drafts WHERE id=$1{lock}"),
+            params![id],
+        )?
         .ok_or_else(|| QueueError::DraftNotFound(id.to_string()))?;
     record_from_row(&row)
 }
@@ -160,7 +171,11 @@ pub(super) fn get(db: &mut dyn Sql, id: &str) -> Result<DraftRecord, QueueError>
 const LATEST_OF_TICKET: &str = "SELECT {COLUMNS} FROM drafts WHERE ticket_id=$1
      ORDER BY message_id DESC, revision DESC LIMIT 1";
 
-fn latest_of_ticket(db: &mut dyn Sql, ticket_id: i64, lock: &str) -> Result<Option<DraftRecord>, QueueError> {
+fn latest_of_ticket(
+    db: &mut dyn Sql,
+    ticket_id: i64,
+    lock: &str,
+) -> Result<Option<DraftRecord>, QueueError> {
     db.query_opt(
         &format!("{}{lock}", LATEST_OF_TICKET.replace("{COLUMNS}", COLUMNS)),
         params![ticket_id],
@@ -241,7 +256,8 @@ impl JobQueue {
         &self,
         ticket_id: i64,
     ) -> Result<Option<DraftRecord>, QueueError> {
-        self.with(move |db| latest_of_ticket(db, ticket_id, "")).await
+        self.with(move |db| latest_of_ticket(db, ticket_id, ""))
+            .await
     }
 
     /// An agent wants a new draft of the ticket's current message: the current one is

@@ -434,7 +434,10 @@ mod tests {
         assert!(queue.retry_dead(again.id).await.unwrap());
         assert_eq!(queue.claim().await.unwrap().unwrap().ticket_id, 42);
     }
-    on_both_backends!(triggers_collapse_rearm_and_rerun_and_crashed_jobs_come_back, 2);
+    on_both_backends!(
+        triggers_collapse_rearm_and_rerun_and_crashed_jobs_come_back,
+        2
+    );
 
     async fn a_worker_whose_lease_was_taken_over_cannot_finish_the_job(test: TestQueue) {
         let mut queue = test.queue.clone();

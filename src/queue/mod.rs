@@ -41,8 +41,8 @@ use chrono::{DateTime, Utc};
 use sql::{Sql, params};
 
 pub use advisory::{AdvisoryGuard, AdvisoryLocks, ReconcilerElection};
-pub use copy::CopySummary;
 pub use approvals::{ApprovalIntent, ApprovalOutcome};
+pub use copy::CopySummary;
 pub use drafts::{DraftRecord, DraftStatus, NewDraft};
 pub use events::{DraftEvent, DraftEventKind};
 pub use feedback::{FeedbackStats, ProductFeedback, edit_distance as drafts_edit_distance};
@@ -228,4 +228,3 @@ impl JobQueue {
         .await
     }
 }
-

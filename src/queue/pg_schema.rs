@@ -96,7 +96,10 @@ CREATE TABLE sessions (
 /// Brings the database to [`SCHEMA_VERSION`]; refuses one written by a newer deskdraft.
 pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
     db.transaction(|db| {
-        db.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK_KEY])?;
+        db.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            params![MIGRATION_LOCK_KEY],
+        )?;
         db.batch(
             "CREATE TABLE IF NOT EXISTS deskdraft_schema (
                  singleton BIGINT PRIMARY KEY DEFAULT 1 CHECK (singleton = 1),

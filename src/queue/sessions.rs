@@ -61,10 +61,12 @@ impl JobQueue {
                 "SELECT csrf FROM sessions WHERE id=$1 AND expires_at > $2",
                 params![id, now_ms()],
             )?
-            .map(|row| Ok(Session {
-                cookie,
-                csrf: row.text(0)?,
-            }))
+            .map(|row| {
+                Ok(Session {
+                    cookie,
+                    csrf: row.text(0)?,
+                })
+            })
             .transpose()
         })
         .await

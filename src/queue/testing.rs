@@ -39,7 +39,9 @@ impl TestQueue {
         let cluster = PostgresCluster::shared(test)?;
         let url = cluster.create_database(test);
         Some(Self {
-            queue: JobQueue::open_postgres(&url, max_attempts, 8).await.unwrap(),
+            queue: JobQueue::open_postgres(&url, max_attempts, 8)
+                .await
+                .unwrap(),
             location: Location::Postgres(url),
             _dir: None,
         })
@@ -53,9 +55,7 @@ impl TestQueue {
     pub async fn open_again(&self, max_attempts: u32) -> JobQueue {
         match &self.location {
             Location::Sqlite(path) => JobQueue::open(path, max_attempts).unwrap(),
-            Location::Postgres(url) => JobQueue::open_postgres(url, max_attempts, 8)
-                .await
-                .unwrap(),
+            Location::Postgres(url) => JobQueue::open_postgres(url, max_attempts, 8).await.unwrap(),
         }
     }
 
@@ -79,11 +79,9 @@ macro_rules! on_both_backends {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some(queue) = $crate::queue::testing::TestQueue::postgres(
-                    stringify!($check),
-                    $max_attempts,
-                )
-                .await
+                let Some(queue) =
+                    $crate::queue::testing::TestQueue::postgres(stringify!($check), $max_attempts)
+                        .await
                 else {
                     return;
                 };

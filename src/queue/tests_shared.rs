@@ -34,7 +34,10 @@ async fn drafts_approvals_events_and_outcomes_keep_their_rules(test: TestQueue) 
     assert_eq!(queue.insert_draft(again).await.unwrap(), first);
     // A follow-up supersedes the undecided draft of the earlier message.
     let follow_up = queue.insert_draft(new_draft(5, 900, 0)).await.unwrap();
-    assert_eq!(queue.draft(&first.id).await.unwrap().status, DraftStatus::Superseded);
+    assert_eq!(
+        queue.draft(&first.id).await.unwrap().status,
+        DraftStatus::Superseded
+    );
     assert_eq!(
         queue.latest_draft_for_ticket(5).await.unwrap().unwrap().id,
         follow_up.id
@@ -48,8 +51,13 @@ async fn drafts_approvals_events_and_outcomes_keep_their_rules(test: TestQueue) 
         send_status: Some(4),
         ..ApprovalIntent::default()
     };
-    let recorded = queue.begin_approval(&follow_up.id, intent.clone()).await.unwrap();
-    assert!(matches!(recorded, ApprovalOutcome::Recorded(ref d) if d.status == DraftStatus::Sending));
+    let recorded = queue
+        .begin_approval(&follow_up.id, intent.clone())
+        .await
+        .unwrap();
+    assert!(
+        matches!(recorded, ApprovalOutcome::Recorded(ref d) if d.status == DraftStatus::Sending)
+    );
     assert!(matches!(
         queue.begin_approval(&follow_up.id, intent).await.unwrap(),
         ApprovalOutcome::AlreadySending(_)
@@ -63,35 +71,65 @@ async fn drafts_approvals_events_and_outcomes_keep_their_rules(test: TestQueue) 
         Err(QueueError::InvalidTransition { .. })
     ));
     let send_job = queue.claim().await.unwrap().unwrap();
-    assert_eq!((send_job.kind, send_job.draft_id.as_deref()), (JobKind::Send, Some(follow_up.id.as_str())));
+    assert_eq!(
+        (send_job.kind, send_job.draft_id.as_deref()),
+        (JobKind::Send, Some(follow_up.id.as_str()))
+    );
     queue.set_approval_agent(&follow_up.id, 77).await.unwrap();
     let sent = queue.record_reply(&follow_up.id, 555).await.unwrap();
     queue.mark_status_applied(&follow_up.id).await.unwrap();
     queue.mark_note_updated(&follow_up.id).await.unwrap();
     let sent_again = queue.draft(&follow_up.id).await.unwrap();
-    assert_eq!((sent.status, sent.reply_id, sent_again.agent_id), (DraftStatus::Approved, Some(555), Some(77)));
+    assert_eq!(
+        (sent.status, sent.reply_id, sent_again.agent_id),
+        (DraftStatus::Approved, Some(555), Some(77))
+    );
     assert!(sent_again.status_applied && sent_again.note_updated);
     assert_eq!(sent_again.note_id, Some(4242));
     assert_eq!(sent_again.send_status, Some(4));
 
     // Another ticket: rejected, then redrafted into revision 1.
     let other = queue.insert_draft(new_draft(6, 0, 0)).await.unwrap();
-    queue.reject(&other.id, "wrong product", "Ben").await.unwrap();
+    queue
+        .reject(&other.id, "wrong product", "Ben")
+        .await
+        .unwrap();
     let redrafted = queue.request_redraft(6).await.unwrap();
     assert!(redrafted.redraft_requested);
-    queue.record_event(&other.id, DraftEventKind::Redraft, None, Some("Ben")).await.unwrap();
     queue
-        .record_event(&other.id, DraftEventKind::NotUseful, Some("wrong product"), None)
+        .record_event(&other.id, DraftEventKind::Redraft, None, Some("Ben"))
+        .await
+        .unwrap();
+    queue
+        .record_event(
+            &other.id,
+            DraftEventKind::NotUseful,
+            Some("wrong product"),
+            None,
+        )
         .await
         .unwrap();
     let events = queue.events_of(&other.id).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["redraft", "not_useful"]);
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["redraft", "not_useful"]
+    );
     assert_eq!(queue.event_counts().await.unwrap()["not_useful"], 1);
-    assert_eq!(queue.drafts(Some(DraftStatus::Rejected)).await.unwrap().len(), 1);
+    assert_eq!(
+        queue
+            .drafts(Some(DraftStatus::Rejected))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(queue.drafts(None).await.unwrap().len(), 3);
     assert_eq!(queue.drafts_for_ticket(5).await.unwrap().len(), 2);
 
-    assert_eq!(queue.tickets_awaiting_outcome(vec![5, 6, 7]).await.unwrap(), vec![5, 6]);
+    assert_eq!(
+        queue.tickets_awaiting_outcome(vec![5, 6, 7]).await.unwrap(),
+        vec![5, 6]
+    );
     let outcome = DraftOutcome {
         draft_id: follow_up.id.clone(),
         ticket_id: 5,
@@ -108,7 +146,10 @@ async fn drafts_approvals_events_and_outcomes_keep_their_rules(test: TestQueue) 
         replied_at: chrono::DateTime::from_timestamp_millis(1_700_000_000_123).unwrap(),
     };
     assert!(queue.record_outcome(outcome.clone()).await.unwrap());
-    assert!(!queue.record_outcome(outcome.clone()).await.unwrap(), "recorded once");
+    assert!(
+        !queue.record_outcome(outcome.clone()).await.unwrap(),
+        "recorded once"
+    );
     assert_eq!(queue.outcomes().await.unwrap(), vec![outcome]);
     let awaiting: Vec<String> = queue
         .drafts_awaiting_outcome(5)
@@ -170,7 +211,11 @@ async fn one_replica_leads_the_reconciler_and_another_takes_over_when_it_goes() 
     }
     assert!(took_over && second.is_leader());
     // SQLite has one process: it always leads.
-    assert!(ReconcilerElection::new(&TestQueue::sqlite(3).queue).lead().await);
+    assert!(
+        ReconcilerElection::new(&TestQueue::sqlite(3).queue)
+            .lead()
+            .await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,27 +248,52 @@ async fn a_sqlite_queue_is_copied_into_an_empty_postgres_queue_once() {
     source.queue.enqueue(1, "webhook").await.unwrap();
     source.queue.enqueue(2, "webhook").await.unwrap();
     let job = source.queue.claim().await.unwrap().unwrap();
-    source.queue.complete(&job, Some(chrono::Utc::now())).await.unwrap();
+    source
+        .queue
+        .complete(&job, Some(chrono::Utc::now()))
+        .await
+        .unwrap();
     let draft = source.queue.insert_draft(new_draft(1, 0, 0)).await.unwrap();
     let approval = ApprovalIntent {
         text: "edited".into(),
         by: "Ana".into(),
         ..ApprovalIntent::default()
     };
-    source.queue.begin_approval(&draft.id, approval).await.unwrap();
+    source
+        .queue
+        .begin_approval(&draft.id, approval)
+        .await
+        .unwrap();
     source
         .queue
         .record_event(&draft.id, DraftEventKind::Inserted, None, None)
         .await
         .unwrap();
-    source.queue.set_value("reconciler_last_poll", "x").await.unwrap();
-    source.queue.create_session(Duration::from_secs(60)).await.unwrap();
+    source
+        .queue
+        .set_value("reconciler_last_poll", "x")
+        .await
+        .unwrap();
+    source
+        .queue
+        .create_session(Duration::from_secs(60))
+        .await
+        .unwrap();
 
     let summary = source.queue.copy_into(&target.queue).await.unwrap();
     assert_eq!(summary.rows["jobs"], 3, "two draft jobs and a send job");
-    assert_eq!(target.queue.row_counts().await.unwrap(), source.queue.row_counts().await.unwrap());
-    assert_eq!(target.queue.draft(&draft.id).await.unwrap(), source.queue.draft(&draft.id).await.unwrap());
-    assert_eq!(target.queue.jobs(None).await.unwrap(), source.queue.jobs(None).await.unwrap());
+    assert_eq!(
+        target.queue.row_counts().await.unwrap(),
+        source.queue.row_counts().await.unwrap()
+    );
+    assert_eq!(
+        target.queue.draft(&draft.id).await.unwrap(),
+        source.queue.draft(&draft.id).await.unwrap()
+    );
+    assert_eq!(
+        target.queue.jobs(None).await.unwrap(),
+        source.queue.jobs(None).await.unwrap()
+    );
     // Ids continue after the copied ones, and the copied queue works.
     let next = target.queue.enqueue(3, "webhook").await.unwrap();
     assert_eq!(next.job_id, 4);

@@ -33,9 +33,7 @@ fn queue_error(e: QueueError) -> Response {
         QueueError::Database { .. }
         | QueueError::LeaseLost { .. }
         | QueueError::NewerSchema(_)
-        | QueueError::TargetNotEmpty(_) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        }
+        | QueueError::TargetNotEmpty(_) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 

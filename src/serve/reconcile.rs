@@ -13,9 +13,9 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::ServeState;
-use crate::queue::ReconcilerElection;
 use super::supervise::supervise;
 use super::worker::JobError;
+use crate::queue::ReconcilerElection;
 
 const LAST_POLL_KEY: &str = "reconciler_last_poll";
 

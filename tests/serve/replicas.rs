@@ -31,7 +31,13 @@ fn webhook_order() -> Vec<i64> {
 }
 
 /// Posts the webhook to replica `preferred`, or to the next live one when it does not answer.
-async fn deliver(client: &reqwest::Client, urls: &[String], alive: &[bool], preferred: usize, id: i64) {
+async fn deliver(
+    client: &reqwest::Client,
+    urls: &[String],
+    alive: &[bool],
+    preferred: usize,
+    id: i64,
+) {
     for offset in 0..urls.len() {
         let replica = (preferred + offset) % urls.len();
         if !alive[replica] {
@@ -79,11 +85,21 @@ async fn three_replicas_on_postgres_one_killed_midway_give_exactly_one_note_per_
     // First half, spread round-robin, eight at a time.
     let sent = Arc::new(AtomicUsize::new(0));
     let send_range = |range: std::ops::Range<usize>, alive: Vec<bool>| {
-        let (client, urls, order, sent) = (client.clone(), urls.clone(), order.clone(), Arc::clone(&sent));
+        let (client, urls, order, sent) = (
+            client.clone(),
+            urls.clone(),
+            order.clone(),
+            Arc::clone(&sent),
+        );
         async move {
             let mut batch = Vec::new();
             for i in range {
-                let (client, urls, alive, sent) = (client.clone(), urls.clone(), alive.clone(), Arc::clone(&sent));
+                let (client, urls, alive, sent) = (
+                    client.clone(),
+                    urls.clone(),
+                    alive.clone(),
+                    Arc::clone(&sent),
+                );
                 let id = order[i];
                 batch.push(tokio::spawn(async move {
                     deliver(&client, &urls, &alive, i % REPLICAS, id).await;
@@ -104,21 +120,35 @@ async fn three_replicas_on_postgres_one_killed_midway_give_exactly_one_note_per_
     // Midway: the replica is killed while it holds leased jobs.
     wait_for_notes(&stand_in, TICKETS, 20, Duration::from_secs(120)).await;
     servers[KILLED].child.kill().await.expect("SIGKILL");
-    let at_kill = notes_per_ticket(&stand_in, TICKETS).values().filter(|n| **n > 0).count();
+    let at_kill = notes_per_ticket(&stand_in, TICKETS)
+        .values()
+        .filter(|n| **n > 0)
+        .count();
     let mut alive = vec![true; REPLICAS];
     alive[KILLED] = false;
     send_range(WEBHOOKS / 2..WEBHOOKS, alive).await;
-    assert_eq!(sent.load(Ordering::SeqCst), WEBHOOKS, "every webhook was accepted");
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        WEBHOOKS,
+        "every webhook was accepted"
+    );
 
     wait_for_notes(&stand_in, TICKETS, TICKETS, Duration::from_secs(240)).await;
     let survivor = &servers[(KILLED + 1) % REPLICAS];
     let jobs = survivor
         .wait_for_api(&client, "/api/jobs", Duration::from_secs(60), |jobs| {
-            jobs.as_array().unwrap().iter().all(|j| j["state"] == "done")
+            jobs.as_array()
+                .unwrap()
+                .iter()
+                .all(|j| j["state"] == "done")
         })
         .await;
     let elapsed = started.elapsed();
-    assert_eq!(jobs.as_array().unwrap().len(), TICKETS, "one draft job per ticket, none lost");
+    assert_eq!(
+        jobs.as_array().unwrap().len(),
+        TICKETS,
+        "one draft job per ticket, none lost"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     let notes = notes_per_ticket(&stand_in, TICKETS);
     let wrong: Vec<_> = notes.iter().filter(|(_, n)| **n != 1).collect();
@@ -127,7 +157,10 @@ async fn three_replicas_on_postgres_one_killed_midway_give_exactly_one_note_per_
         "killed after {at_kill} notes; tickets without exactly one note: {wrong:?}"
     );
     assert_eq!(notes.values().sum::<usize>(), TICKETS);
-    assert!(at_kill < TICKETS, "the kill came after the work: it tested nothing");
+    assert!(
+        at_kill < TICKETS,
+        "the kill came after the work: it tested nothing"
+    );
     // The surviving replicas both drafted (no load balancer: each drains the shared queue).
     for (index, server) in servers.iter().enumerate().filter(|(i, _)| *i != KILLED) {
         let metrics = client

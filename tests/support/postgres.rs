@@ -96,7 +96,11 @@ impl PostgresCluster {
                 .arg(&dir)
                 .status()
                 .expect("chown");
-            assert!(status.success(), "cannot hand {} to postgres", dir.display());
+            assert!(
+                status.success(),
+                "cannot hand {} to postgres",
+                dir.display()
+            );
         }
         let port = free_port();
         let cluster = Self {
@@ -194,7 +198,14 @@ impl PostgresCluster {
 
     pub fn psql_on(&self, database: &str, sql: &str) -> String {
         let output = command_as(&self.bin, "psql", false)
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres"])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
             .args(["-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql])
             .output()
             .expect("psql runs");
