@@ -181,3 +181,60 @@ async fn three_replicas_on_postgres_one_killed_midway_give_exactly_one_note_per_
         elapsed.as_secs_f64()
     );
 }
+
+/// `deskdraft migrate-queue` copies a SQLite queue into an empty PostgreSQL queue, and refuses a
+/// second run (exit code 2) without changing anything; the URL never appears in its output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_queue_copies_sqlite_into_postgres_once() {
+    let Some(cluster) = PostgresCluster::shared("migrate-queue") else {
+        return;
+    };
+    let url = cluster.create_database("migrate_queue");
+    let data = tempfile::tempdir().unwrap();
+    let sqlite = data.path().join("queue.sqlite");
+    {
+        let queue = deskdraft::queue::JobQueue::open(&sqlite, 5).unwrap();
+        for ticket in [1, 2, 3] {
+            queue.enqueue(ticket, "webhook").await.unwrap();
+        }
+        queue
+            .set_value("reconciler_last_poll", "2026-01-01T00:00:00Z")
+            .await
+            .unwrap();
+    }
+    let migrate = || {
+        base_command(data.path())
+            .env("DESKDRAFT_QUEUE_URL", &url)
+            .args(["migrate-queue", "--from"])
+            .arg(&sqlite)
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(summary["rows"]["jobs"], 3);
+    assert_eq!(summary["rows"]["kv"], 1);
+    let db = url.rsplit('/').next().unwrap();
+    assert_eq!(
+        cluster.psql_on(
+            db,
+            "SELECT string_agg(ticket_id::text, ',' ORDER BY id) FROM jobs"
+        ),
+        "1,2,3"
+    );
+
+    let second = migrate();
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("not empty"), "{stderr}");
+    assert!(
+        !stderr.contains("postgres://"),
+        "the URL is a secret: {stderr}"
+    );
+    assert_eq!(cluster.psql_on(db, "SELECT COUNT(*) FROM jobs"), "3");
+}

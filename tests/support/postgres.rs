@@ -65,10 +65,7 @@ impl PostgresCluster {
     /// machine has no PostgreSQL. `test` names the caller in the skip message.
     pub fn shared(test: &str) -> Option<&'static PostgresCluster> {
         static CLUSTER: OnceLock<Option<PostgresCluster>> = OnceLock::new();
-        let cluster = CLUSTER.get_or_init(|| match postgres_bin() {
-            Some(bin) => Some(PostgresCluster::start(bin)),
-            None => None,
-        });
+        let cluster = CLUSTER.get_or_init(|| postgres_bin().map(PostgresCluster::start));
         if cluster.is_none() {
             eprintln!(
                 "skipped: no PostgreSQL (initdb/pg_ctl in /usr/lib/postgresql/<version>/bin or \
@@ -148,6 +145,9 @@ impl PostgresCluster {
     }
 
     /// Stops the cluster and removes its folder once this test process has exited.
+    // The watcher must outlive this process (it acts when we are gone), so it is never waited
+    // for; it is reparented to init when we exit.
+    #[allow(clippy::zombie_processes)]
     fn watch_parent(&self) {
         let pg_ctl = self.bin.join("pg_ctl");
         let stop = if self.run_as_postgres {
