@@ -46,6 +46,16 @@ pub enum Command {
     Simulate(SimulateCommand),
     /// Copy the embedded store into the Qdrant server collection of `[store]` (no re-embedding).
     MigrateStore,
+    /// Copy the SQLite job queue (jobs, drafts, approvals, feedback) into an empty PostgreSQL
+    /// queue, whose URL is read from the environment variable `--to-env` names.
+    MigrateQueue {
+        /// The SQLite queue to copy. Default: `serve.queue_path` (`<data_dir>/queue.sqlite`).
+        #[arg(long)]
+        from: Option<std::path::PathBuf>,
+        /// The environment variable holding the target PostgreSQL URL (a secret: never printed).
+        #[arg(long, default_value = "DESKDRAFT_QUEUE_URL")]
+        to_env: String,
+    },
     /// Run the service: Freshdesk webhook, durable job queue, notes, review page, metrics.
     Serve,
     /// Write a bundle of the Freshdesk account (for simulations on a frozen snapshot); resumable.

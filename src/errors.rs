@@ -37,6 +37,9 @@ pub enum CommandError {
     Helpdesk(#[from] HelpdeskError),
     #[error(transparent)]
     Export(#[from] crate::helpdesk::export::ExportError),
+    /// The job queue could not be opened or used (a database down is not bad input: exit 1).
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -48,6 +51,8 @@ impl CommandError {
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::BadInput(_) | Self::Config(_) | Self::Configuration(_) | Self::Bundle(_) => 2,
+            Self::Queue(crate::queue::QueueError::TargetNotEmpty(_))
+            | Self::Queue(crate::queue::QueueError::NewerSchema(_)) => 2,
             Self::Ingest(
                 IngestError::Bundle(_)
                 | IngestError::KnowledgeFolder(_)

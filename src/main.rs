@@ -233,6 +233,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = deskdraft::commands::migrate_store::run_migrate_store(config).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
+        Command::MigrateQueue { from, to_env } => {
+            let summary =
+                deskdraft::commands::migrate_queue::run_migrate_queue(&config, from, &to_env)
+                    .await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
         Command::Serve => deskdraft::commands::serve::run_serve(config).await?,
         Command::Export(args) => {
             let summary = deskdraft::commands::export::run_export(config, &args.out).await?;

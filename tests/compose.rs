@@ -97,7 +97,7 @@ fn compose_wires_qdrant_serve_sync_and_an_optional_llm() {
 fn every_deskdraft_setting_in_compose_and_the_dockerfile_is_accepted_by_the_config() {
     let compose = compose();
     let mut settings: Vec<(String, String)> = Vec::new();
-    for service in ["deskdraft", "sync"] {
+    for service in ["deskdraft", "sync", "replicas"] {
         for (key, value) in compose["services"][service]["environment"]
             .as_mapping()
             .unwrap()
@@ -123,6 +123,7 @@ fn every_deskdraft_setting_in_compose_and_the_dockerfile_is_accepted_by_the_conf
         "DESKDRAFT_LLM_API_KEY",
         "DESKDRAFT_WEBHOOK_SECRET",
         "DESKDRAFT_REVIEW_TOKEN",
+        "DESKDRAFT_QUEUE_URL",
     ];
     figment::Jail::expect_with(|jail| {
         for (key, value) in &settings {
@@ -141,6 +142,40 @@ fn every_deskdraft_setting_in_compose_and_the_dockerfile_is_accepted_by_the_conf
         assert_eq!(config.freshdesk.domain.as_deref(), Some("acme"));
         Ok(())
     });
+}
+
+#[test]
+fn the_replicas_profile_runs_three_serve_replicas_on_a_healthy_postgres() {
+    let compose = compose();
+    let services = &compose["services"];
+    let (postgres, replicas) = (&services["postgres"], &services["replicas"]);
+    assert!(
+        regex::Regex::new(r"^postgres:\d+\.\d+$")
+            .unwrap()
+            .is_match(&text(&postgres["image"])),
+        "PostgreSQL pinned to a release: {}",
+        text(&postgres["image"])
+    );
+    assert!(text(&postgres["healthcheck"]["test"]).contains("pg_isready"));
+    for service in [postgres, replicas] {
+        assert_eq!(text(&service["profiles"]), "replicas");
+    }
+    assert_eq!(replicas["deploy"]["replicas"].as_u64(), Some(3));
+    assert_eq!(text(&replicas["command"]), "serve");
+    assert_eq!(
+        text(&replicas["depends_on"]["postgres"]["condition"]),
+        "service_healthy"
+    );
+    let environment = &replicas["environment"];
+    assert_eq!(text(&environment["DESKDRAFT_QUEUE__BACKEND"]), "postgres");
+    let url = substitute(&text(&environment["DESKDRAFT_QUEUE_URL"]));
+    assert!(
+        url.starts_with("postgres://deskdraft:") && url.ends_with("@postgres:5432/deskdraft"),
+        "the queue URL names the postgres service and its database: {url}"
+    );
+    deskdraft::config::check_queue_url(&url, "DESKDRAFT_QUEUE_URL").unwrap();
+    // The store is shared too (a server): replicas keep nothing of their own on disk.
+    assert_eq!(text(&environment["DESKDRAFT_STORE__BACKEND"]), "qdrant");
 }
 
 /// The dev profile is what tests, the demo and `cargo bench --profile dev` run: the embedding hot

@@ -29,6 +29,8 @@ pub fn run_check_config(config: &Config) -> Result<String, CommandError> {
         crate::helpdesk::freshdesk::ApiKey::from_env()
             .map_err(|e| CommandError::Config(e.to_string()))?;
     }
+    // `[queue] backend = "postgres"` needs its URL in the environment (checked, never printed).
+    config.postgres_queue_url()?;
     if config.llm.base_url.is_some() {
         crate::llm::OpenAiCompatibleChat::from_settings(&config.llm)
             .map_err(|e| CommandError::Config(e.to_string()))?;

@@ -5,6 +5,7 @@ pub mod draft;
 pub mod export;
 pub mod freshdesk;
 pub mod ingest;
+pub mod migrate_queue;
 pub mod migrate_store;
 pub mod serve;
 pub mod stats;

@@ -7,12 +7,37 @@ use super::freshdesk::{check_credentials, freshdesk_from_config};
 use crate::app::Components;
 use crate::config::Config;
 use crate::errors::CommandError;
-use crate::queue::JobQueue;
+use crate::queue::{JobQueue, QueueError};
 use crate::serve::reconcile::run_reconciler;
 use crate::serve::worker::run_workers;
 use crate::serve::{
-    APP_TOKEN_ENV, REVIEW_TOKEN_ENV, Secret, ServeMetrics, ServeState, WEBHOOK_SECRET_ENV, router,
+    APP_TOKEN_ENV, REVIEW_TOKEN_ENV, Secret, ServeMetrics, ServeState, TicketLocks,
+    WEBHOOK_SECRET_ENV, router,
 };
+
+/// The configured queue: the SQLite file, or the PostgreSQL database shared by replicas
+/// (migrated at open; a newer schema is refused).
+pub async fn open_queue(config: &Config) -> Result<JobQueue, CommandError> {
+    let queue = match config
+        .postgres_queue_url()
+        .map_err(|e| CommandError::Config(e.to_string()))?
+    {
+        Some(url) => {
+            JobQueue::open_postgres(
+                &url,
+                config.serve.max_attempts,
+                config.queue.max_connections,
+            )
+            .await
+        }
+        None => JobQueue::open(&config.queue_path(), config.serve.max_attempts),
+    };
+    // A database from a newer deskdraft is a configuration problem (exit 2); others exit 1.
+    queue.map_err(|e| match e {
+        QueueError::NewerSchema(_) => CommandError::Config(e.to_string()),
+        other => CommandError::Queue(other),
+    })
+}
 
 pub async fn run_serve(config: Config) -> Result<(), CommandError> {
     let webhook_secret = Secret::from_env(WEBHOOK_SECRET_ENV).map_err(CommandError::Config)?;
@@ -26,15 +51,15 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
     };
     let freshdesk = freshdesk_from_config(&config)?;
     check_credentials(&freshdesk.reader()).await?;
-    let mut queue = JobQueue::open(&config.queue_path(), config.serve.max_attempts)
-        .map_err(|e| CommandError::Config(e.to_string()))?;
+    let mut queue = open_queue(&config).await?;
+    tracing::info!(backend = queue.backend_name(), "job queue open");
     queue.lease = std::time::Duration::from_secs(config.serve.lease_seconds);
     let settings = config.serve.clone();
     let target_precision = config.simulation.target_precision;
     let components = Components::open(config)?;
     let drafter = Arc::new(components.drafter().await?);
     let state = ServeState {
-        queue,
+        queue: queue.clone(),
         drafter,
         read: Arc::new(freshdesk.reader()),
         write: Arc::new(freshdesk.writer()),
@@ -46,7 +71,7 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         metrics: Arc::new(ServeMetrics::default()),
         freshdesk_calls: Some(freshdesk.metrics()),
         job_signal: Arc::new(tokio::sync::Notify::new()),
-        ticket_locks: Arc::default(),
+        ticket_locks: Arc::new(TicketLocks::for_queue(&queue)),
         freshdesk_probe: Arc::default(),
         loop_health: Arc::default(),
         login_throttle: Arc::default(),

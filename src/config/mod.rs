@@ -4,7 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+mod queue;
 mod services;
+
+pub use queue::{
+    DATABASE_URL_ENV, QUEUE_URL_ENV, QueueBackend, QueueSettings, check_queue_url,
+    queue_url_from_env,
+};
 
 pub use services::{
     FreshdeskSettings, LlmSettings, RedactMode, ServeSettings, StoreBackend, StoreSettings,
@@ -43,6 +49,7 @@ pub struct Config {
     pub llm: LlmSettings,
     pub serve: ServeSettings,
     pub store: StoreSettings,
+    pub queue: QueueSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -138,6 +145,7 @@ impl Default for Config {
             llm: LlmSettings::default(),
             serve: ServeSettings::default(),
             store: StoreSettings::default(),
+            queue: QueueSettings::default(),
         }
     }
 }
@@ -223,6 +231,7 @@ impl Config {
             "review_token",
             "app_token",
             "qdrant_api_key",
+            "queue_url",
             "log",
             // scripts/local-llm.sh and the real-model test, not configuration.
             "real_llm_url",
@@ -430,6 +439,18 @@ impl Config {
         if freshdesk.concurrency == 0 || freshdesk.concurrency > 32 {
             return invalid("freshdesk.concurrency", "must be between 1 and 32");
         }
+        if self.queue.backend == QueueBackend::Postgres {
+            let needed = 2 * self.serve.workers.max(1) + 2;
+            if self.queue.max_connections < needed {
+                return invalid(
+                    "queue.max_connections",
+                    &format!(
+                        "must be at least 2 x serve.workers + 2 = {needed} (a posting worker \
+                         holds a ticket lock and a queue connection at once)"
+                    ),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -439,6 +460,26 @@ impl Config {
 
     pub fn ingest_state_path(&self) -> PathBuf {
         self.data_dir.join("ingest-state.json")
+    }
+
+    /// The PostgreSQL queue's URL when `[queue] backend = "postgres"`: required, from the
+    /// environment only. Checked by `check-config` and at the start of `serve`.
+    pub fn postgres_queue_url(&self) -> Result<Option<String>, ConfigError> {
+        if self.queue.backend != QueueBackend::Postgres {
+            return Ok(None);
+        }
+        let (url, variable) = queue_url_from_env().ok_or_else(|| ConfigError::Invalid {
+            field: "queue.backend",
+            problem: format!(
+                "postgres needs the database URL in {QUEUE_URL_ENV} (or {DATABASE_URL_ENV}), \
+                 e.g. postgres://deskdraft:secret@localhost:5432/deskdraft"
+            ),
+        })?;
+        check_queue_url(&url, variable).map_err(|problem| ConfigError::Invalid {
+            field: "queue.backend",
+            problem,
+        })?;
+        Ok(Some(url))
     }
 
     /// The serve job queue and drafts database.

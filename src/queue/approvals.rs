@@ -4,11 +4,10 @@
 //! tab can neither lose the approval nor send twice: the draft moves from `pending` to
 //! `sending` once, and the send job is unique per draft.
 
-use rusqlite::params;
-
-use super::drafts::{DraftRecord, DraftStatus, get};
+use super::drafts::{DraftRecord, DraftStatus, get, get_locked};
 use super::feedback::edit_distance;
-use super::{JobQueue, QueueError, database, now_ms};
+use super::sql::params;
+use super::{JobQueue, QueueError, now_ms};
 
 /// What an agent decided when approving.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,54 +51,49 @@ impl JobQueue {
         intent: ApprovalIntent,
     ) -> Result<ApprovalOutcome, QueueError> {
         let id = id.to_string();
-        self.with_checked(move |connection| {
-            let transaction = connection.transaction().map_err(database)?;
-            let record = get(&transaction, &id)?;
-            match record.status {
-                DraftStatus::Approved => return Ok(ApprovalOutcome::AlreadyApproved(record)),
-                DraftStatus::Sending => return Ok(ApprovalOutcome::AlreadySending(record)),
-                DraftStatus::Pending => {}
-                other => {
-                    return Err(QueueError::InvalidTransition {
-                        id,
-                        status: other.as_str().into(),
-                        action: "approved",
-                    });
+        self.with(move |db| {
+            db.transaction(|db| {
+                let record = get_locked(db, &id, true)?;
+                match record.status {
+                    DraftStatus::Approved => return Ok(ApprovalOutcome::AlreadyApproved(record)),
+                    DraftStatus::Sending => return Ok(ApprovalOutcome::AlreadySending(record)),
+                    DraftStatus::Pending => {}
+                    other => {
+                        return Err(QueueError::InvalidTransition {
+                            id,
+                            status: other.as_str().into(),
+                            action: "approved",
+                        });
+                    }
                 }
-            }
-            let now = now_ms();
-            let distance = edit_distance(&record.draft_text, &intent.text);
-            transaction
-                .execute(
-                    "UPDATE drafts SET status='sending', sent_text=?2, decided_by=?3, agent_id=?4,
-                         agent_email=?5, send_status=?6, approval_started_at=?7, send_error=NULL,
-                         status_applied=0, note_updated=0, edit_distance=?8
-                     WHERE id=?1",
+                let now = now_ms();
+                let distance = edit_distance(&record.draft_text, &intent.text);
+                db.execute(
+                    "UPDATE drafts SET status='sending', sent_text=$2, decided_by=$3, agent_id=$4,
+                         agent_email=$5, send_status=$6, approval_started_at=$7, send_error=NULL,
+                         status_applied=0, note_updated=0, edit_distance=$8
+                     WHERE id=$1",
                     params![
-                        id,
-                        intent.text,
-                        intent.by,
+                        id.as_str(),
+                        intent.text.as_str(),
+                        intent.by.as_str(),
                         intent.agent_id,
-                        intent.agent_email,
+                        intent.agent_email.as_deref(),
                         intent.send_status,
                         now,
                         distance
                     ],
-                )
-                .map_err(database)?;
-            transaction
-                .execute(
+                )?;
+                db.execute(
                     "INSERT INTO jobs (kind, ticket_id, draft_id, state, next_attempt_at, source,
                          created_at, updated_at)
-                     VALUES ('send', ?1, ?2, 'queued', ?3, 'approval', ?3, ?3)
+                     VALUES ('send', $1, $2, 'queued', $3, 'approval', $3, $3)
                      ON CONFLICT(draft_id) WHERE kind = 'send' DO UPDATE SET
-                         state='queued', attempts=0, next_attempt_at=?3, last_error=NULL, updated_at=?3",
-                    params![record.ticket_id, id, now],
-                )
-                .map_err(database)?;
-            let updated = get(&transaction, &id)?;
-            transaction.commit().map_err(database)?;
-            Ok(ApprovalOutcome::Recorded(updated))
+                         state='queued', attempts=0, next_attempt_at=$3, last_error=NULL, updated_at=$3",
+                    params![record.ticket_id, id.as_str(), now],
+                )?;
+                Ok(ApprovalOutcome::Recorded(get(db, &id)?))
+            })
         })
         .await
     }
@@ -107,9 +101,9 @@ impl JobQueue {
     /// The agent id an email resolved to, kept on the draft so a retry does not ask again.
     pub async fn set_approval_agent(&self, id: &str, agent_id: i64) -> Result<(), QueueError> {
         let id = id.to_string();
-        self.with(move |connection| {
-            connection.execute(
-                "UPDATE drafts SET agent_id=?2 WHERE id=?1",
+        self.with(move |db| {
+            db.execute(
+                "UPDATE drafts SET agent_id=$2 WHERE id=$1",
                 params![id, agent_id],
             )?;
             Ok(())
@@ -120,16 +114,14 @@ impl JobQueue {
     /// The reply is on the ticket: the draft is approved.
     pub async fn record_reply(&self, id: &str, reply_id: i64) -> Result<DraftRecord, QueueError> {
         let id = id.to_string();
-        self.with_checked(move |connection| {
-            connection
-                .execute(
-                    "UPDATE drafts SET status='approved', reply_id=?2,
-                         decided_at=COALESCE(decided_at, ?3)
-                     WHERE id=?1 AND status IN ('sending', 'approved')",
-                    params![id, reply_id, now_ms()],
-                )
-                .map_err(database)?;
-            get(connection, &id)
+        self.with(move |db| {
+            db.execute(
+                "UPDATE drafts SET status='approved', reply_id=$2,
+                     decided_at=COALESCE(decided_at, $3)
+                 WHERE id=$1 AND status IN ('sending', 'approved')",
+                params![id.as_str(), reply_id, now_ms()],
+            )?;
+            get(db, &id)
         })
         .await
     }
@@ -144,8 +136,11 @@ impl JobQueue {
 
     async fn set_flag(&self, id: &str, column: &'static str) -> Result<(), QueueError> {
         let id = id.to_string();
-        self.with(move |connection| {
-            connection.execute(&format!("UPDATE drafts SET {column}=1 WHERE id=?1"), [id])?;
+        self.with(move |db| {
+            db.execute(
+                &format!("UPDATE drafts SET {column}=1 WHERE id=$1"),
+                params![id],
+            )?;
             Ok(())
         })
         .await
@@ -155,9 +150,9 @@ impl JobQueue {
     /// pending again, with the reason for the agent to see.
     pub async fn sending_failed(&self, id: &str, error: &str) -> Result<(), QueueError> {
         let (id, error) = (id.to_string(), error.chars().take(1000).collect::<String>());
-        self.with(move |connection| {
-            connection.execute(
-                "UPDATE drafts SET status='pending', send_error=?2 WHERE id=?1 AND status='sending'",
+        self.with(move |db| {
+            db.execute(
+                "UPDATE drafts SET status='pending', send_error=$2 WHERE id=$1 AND status='sending'",
                 params![id, error],
             )?;
             Ok(())

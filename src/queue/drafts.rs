@@ -3,10 +3,10 @@
 //! decision, how the approval's sending went, and the text that was sent.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use super::{JobQueue, QueueError, database, from_ms, now_ms};
+use super::sql::{Row, Sql, params};
+use super::{JobQueue, QueueError, from_ms, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -107,48 +107,81 @@ pub(super) const COLUMNS: &str = "id, ticket_id, message_id, status, kind, produ
      created_at, decided_at, agent_id, agent_email, send_status, approval_started_at, \
      status_applied, note_updated, send_error, revision, redraft_requested";
 
-pub(super) fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<DraftRecord> {
-    let json: String = row.get(9)?;
+pub(super) fn record_from_row(row: &Row) -> Result<DraftRecord, QueueError> {
+    let json = row.text(9)?;
     Ok(DraftRecord {
-        id: row.get(0)?,
-        ticket_id: row.get(1)?,
-        message_id: row.get(2)?,
-        status: DraftStatus::parse(&row.get::<_, String>(3)?),
-        kind: row.get(4)?,
-        product: row.get(5)?,
-        confidence: row.get::<_, f64>(6)? as f32,
-        draft_text: row.get(7)?,
-        note_html: row.get(8)?,
+        id: row.text(0)?,
+        ticket_id: row.i64(1)?,
+        message_id: row.i64(2)?,
+        status: DraftStatus::parse(&row.text(3)?),
+        kind: row.text(4)?,
+        product: row.opt_text(5)?,
+        confidence: row.f64(6)? as f32,
+        draft_text: row.text(7)?,
+        note_html: row.text(8)?,
         draft: serde_json::from_str(&json).unwrap_or(serde_json::Value::Null),
-        note_id: row.get(10)?,
-        reply_id: row.get(11)?,
-        sent_text: row.get(12)?,
-        decided_by: row.get(13)?,
-        reject_reason: row.get(14)?,
-        created_at: from_ms(row.get(15)?),
-        decided_at: row.get::<_, Option<i64>>(16)?.map(from_ms),
-        agent_id: row.get(17)?,
-        agent_email: row.get(18)?,
-        send_status: row.get(19)?,
-        approval_started_at: row.get::<_, Option<i64>>(20)?.map(from_ms),
-        status_applied: row.get(21)?,
-        note_updated: row.get(22)?,
-        send_error: row.get(23)?,
-        revision: row.get(24)?,
-        redraft_requested: row.get(25)?,
+        note_id: row.opt_i64(10)?,
+        reply_id: row.opt_i64(11)?,
+        sent_text: row.opt_text(12)?,
+        decided_by: row.opt_text(13)?,
+        reject_reason: row.opt_text(14)?,
+        created_at: from_ms(row.i64(15)?),
+        decided_at: row.opt_i64(16)?.map(from_ms),
+        agent_id: row.opt_i64(17)?,
+        agent_email: row.opt_text(18)?,
+        send_status: row.opt_i64(19)?,
+        approval_started_at: row.opt_i64(20)?.map(from_ms),
+        status_applied: row.bool(21)?,
+        note_updated: row.bool(22)?,
+        send_error: row.opt_text(23)?,
+        revision: row.u32(24)?,
+        redraft_requested: row.bool(25)?,
     })
 }
 
-pub(super) fn get(connection: &Connection, id: &str) -> Result<DraftRecord, QueueError> {
-    connection
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM drafts WHERE id=?1"),
-            [id],
-            record_from_row,
-        )
-        .optional()
-        .map_err(database)?
-        .ok_or_else(|| QueueError::DraftNotFound(id.to_string()))
+fn records(rows: Vec<Row>) -> Result<Vec<DraftRecord>, QueueError> {
+    rows.iter().map(record_from_row).collect()
+}
+
+/// A draft by id; on PostgreSQL `locked` keeps other replicas from changing it until the
+/// transaction ends (a decision reads the status, then writes the next one).
+pub(super) fn get_locked(
+    db: &mut dyn Sql,
+    id: &str,
+    locked: bool,
+) -> Result<DraftRecord, QueueError> {
+    let lock = if locked {
+        db.dialect().for_update()
+    } else {
+        ""
+    };
+    let row = db
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM drafts WHERE id=$1{lock}"),
+            params![id],
+        )?
+        .ok_or_else(|| QueueError::DraftNotFound(id.to_string()))?;
+    record_from_row(&row)
+}
+
+pub(super) fn get(db: &mut dyn Sql, id: &str) -> Result<DraftRecord, QueueError> {
+    get_locked(db, id, false)
+}
+
+const LATEST_OF_TICKET: &str = "SELECT {COLUMNS} FROM drafts WHERE ticket_id=$1
+     ORDER BY message_id DESC, revision DESC LIMIT 1";
+
+fn latest_of_ticket(
+    db: &mut dyn Sql,
+    ticket_id: i64,
+    lock: &str,
+) -> Result<Option<DraftRecord>, QueueError> {
+    db.query_opt(
+        &format!("{}{lock}", LATEST_OF_TICKET.replace("{COLUMNS}", COLUMNS)),
+        params![ticket_id],
+    )?
+    .map(|row| record_from_row(&row))
+    .transpose()
 }
 
 impl JobQueue {
@@ -156,51 +189,44 @@ impl JobQueue {
     /// earlier run's, if any, so a retried job posts exactly what it may already have posted).
     /// Older undecided drafts of the ticket are superseded: the thread moved on.
     pub async fn insert_draft(&self, draft: NewDraft) -> Result<DraftRecord, QueueError> {
-        self.with_checked(move |connection| {
-            let transaction = connection.transaction().map_err(database)?;
-            let inserted = transaction
-                .execute(
+        self.with(move |db| {
+            db.transaction(|db| {
+                let inserted = db.execute(
                     "INSERT INTO drafts (id, ticket_id, message_id, status, kind, product, confidence,
                          draft_text, note_html, draft_json, created_at, revision)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                      ON CONFLICT(ticket_id, message_id, revision) DO NOTHING",
                     params![
-                        draft.id,
+                        draft.id.as_str(),
                         draft.ticket_id,
                         draft.message_id,
                         draft.status.as_str(),
-                        draft.kind,
-                        draft.product,
+                        draft.kind.as_str(),
+                        draft.product.as_deref(),
                         f64::from(draft.confidence),
-                        draft.draft_text,
-                        draft.note_html,
+                        draft.draft_text.as_str(),
+                        draft.note_html.as_str(),
                         draft.draft.to_string(),
                         now_ms(),
                         draft.revision,
                     ],
-                )
-                .map_err(database)?;
-            if inserted == 1 {
-                transaction
-                    .execute(
+                )?;
+                if inserted == 1 {
+                    db.execute(
                         "UPDATE drafts SET status='superseded'
-                         WHERE ticket_id=?1 AND (message_id<?2 OR (message_id=?2 AND revision<?3))
+                         WHERE ticket_id=$1 AND (message_id<$2 OR (message_id=$2 AND revision<$3))
                              AND status IN ('pending', 'abstained')",
                         params![draft.ticket_id, draft.message_id, draft.revision],
-                    )
-                    .map_err(database)?;
-            }
-            let stored = transaction
-                .query_row(
+                    )?;
+                }
+                let row = db.query_one(
                     &format!(
-                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1 AND message_id=?2 AND revision=?3"
+                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=$1 AND message_id=$2 AND revision=$3"
                     ),
                     params![draft.ticket_id, draft.message_id, draft.revision],
-                    record_from_row,
-                )
-                .map_err(database)?;
-            transaction.commit().map_err(database)?;
-            Ok(stored)
+                )?;
+                record_from_row(&row)
+            })
         })
         .await
     }
@@ -211,17 +237,16 @@ impl JobQueue {
         ticket_id: i64,
         message_id: i64,
     ) -> Result<Option<DraftRecord>, QueueError> {
-        self.with(move |connection| {
-            connection
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1 AND message_id=?2
-                         ORDER BY revision DESC LIMIT 1"
-                    ),
-                    params![ticket_id, message_id],
-                    record_from_row,
-                )
-                .optional()
+        self.with(move |db| {
+            db.query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM drafts WHERE ticket_id=$1 AND message_id=$2
+                     ORDER BY revision DESC LIMIT 1"
+                ),
+                params![ticket_id, message_id],
+            )?
+            .map(|row| record_from_row(&row))
+            .transpose()
         })
         .await
     }
@@ -231,75 +256,54 @@ impl JobQueue {
         &self,
         ticket_id: i64,
     ) -> Result<Option<DraftRecord>, QueueError> {
-        self.with(move |connection| {
-            connection
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1
-                         ORDER BY message_id DESC, revision DESC LIMIT 1"
-                    ),
-                    [ticket_id],
-                    record_from_row,
-                )
-                .optional()
-        })
-        .await
+        self.with(move |db| latest_of_ticket(db, ticket_id, ""))
+            .await
     }
 
     /// An agent wants a new draft of the ticket's current message: the current one is
     /// superseded and the next draft job writes the next revision. A draft already sent (or
     /// being sent) cannot be redrafted.
     pub async fn request_redraft(&self, ticket_id: i64) -> Result<DraftRecord, QueueError> {
-        self.with_checked(move |connection| {
-            let current = connection
-                .query_row(
-                    &format!(
-                        "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1
-                         ORDER BY message_id DESC, revision DESC LIMIT 1"
-                    ),
-                    [ticket_id],
-                    record_from_row,
-                )
-                .optional()
-                .map_err(database)?
-                .ok_or_else(|| QueueError::DraftNotFound(format!("for ticket {ticket_id}")))?;
-            if matches!(current.status, DraftStatus::Sending | DraftStatus::Approved) {
-                return Err(QueueError::InvalidTransition {
-                    id: current.id,
-                    status: current.status.as_str().into(),
-                    action: "redrafted",
-                });
-            }
-            connection
-                .execute(
+        self.with(move |db| {
+            db.transaction(|db| {
+                let lock = db.dialect().for_update();
+                let current = latest_of_ticket(db, ticket_id, lock)?
+                    .ok_or_else(|| QueueError::DraftNotFound(format!("for ticket {ticket_id}")))?;
+                if matches!(current.status, DraftStatus::Sending | DraftStatus::Approved) {
+                    return Err(QueueError::InvalidTransition {
+                        id: current.id,
+                        status: current.status.as_str().into(),
+                        action: "redrafted",
+                    });
+                }
+                db.execute(
                     "UPDATE drafts SET redraft_requested=1,
                          status = CASE WHEN status IN ('pending', 'abstained') THEN 'superseded' ELSE status END
-                     WHERE id=?1",
-                    [&current.id],
-                )
-                .map_err(database)?;
-            get(connection, &current.id)
+                     WHERE id=$1",
+                    params![current.id.as_str()],
+                )?;
+                get(db, &current.id)
+            })
         })
         .await
     }
 
     /// Every draft of a ticket, oldest message first.
     pub async fn drafts_for_ticket(&self, ticket_id: i64) -> Result<Vec<DraftRecord>, QueueError> {
-        self.with(move |connection| {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {COLUMNS} FROM drafts WHERE ticket_id=?1 ORDER BY message_id"
-            ))?;
-            let rows = statement.query_map([ticket_id], record_from_row)?;
-            rows.collect()
+        self.with(move |db| {
+            records(db.query(
+                &format!("SELECT {COLUMNS} FROM drafts WHERE ticket_id=$1 ORDER BY message_id"),
+                params![ticket_id],
+            )?)
         })
         .await
     }
 
     pub async fn set_note(&self, id: &str, note_id: i64) -> Result<(), QueueError> {
         let id = id.to_string();
-        self.with(move |connection| {
-            connection.execute(
-                "UPDATE drafts SET note_id=?2 WHERE id=?1",
+        self.with(move |db| {
+            db.execute(
+                "UPDATE drafts SET note_id=$2 WHERE id=$1",
                 params![id, note_id],
             )?;
             Ok(())
@@ -309,8 +313,7 @@ impl JobQueue {
 
     pub async fn draft(&self, id: &str) -> Result<DraftRecord, QueueError> {
         let id = id.to_string();
-        self.with_checked(move |connection| get(connection, &id))
-            .await
+        self.with(move |db| get(db, &id)).await
     }
 
     /// Drafts, newest first, optionally only one status.
@@ -318,12 +321,19 @@ impl JobQueue {
         &self,
         status: Option<DraftStatus>,
     ) -> Result<Vec<DraftRecord>, QueueError> {
-        self.with(move |connection| {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {COLUMNS} FROM drafts WHERE ?1 IS NULL OR status=?1 ORDER BY created_at DESC, id"
-            ))?;
-            let rows = statement.query_map([status.map(DraftStatus::as_str)], record_from_row)?;
-            rows.collect()
+        self.with(move |db| {
+            records(match status {
+                Some(status) => db.query(
+                    &format!(
+                        "SELECT {COLUMNS} FROM drafts WHERE status=$1 ORDER BY created_at DESC, id"
+                    ),
+                    params![status.as_str()],
+                )?,
+                None => db.query(
+                    &format!("SELECT {COLUMNS} FROM drafts ORDER BY created_at DESC, id"),
+                    &[],
+                )?,
+            })
         })
         .await
     }
@@ -335,26 +345,26 @@ impl JobQueue {
         by: &str,
     ) -> Result<DraftRecord, QueueError> {
         let (id, reason, by) = (id.to_string(), reason.to_string(), by.to_string());
-        self.with_checked(move |connection| {
-            let record = get(connection, &id)?;
-            match record.status {
-                DraftStatus::Rejected => return Ok(record),
-                DraftStatus::Pending | DraftStatus::Abstained | DraftStatus::Superseded => {}
-                other => {
-                    return Err(QueueError::InvalidTransition {
-                        id,
-                        status: other.as_str().into(),
-                        action: "rejected",
-                    });
+        self.with(move |db| {
+            db.transaction(|db| {
+                let record = get_locked(db, &id, true)?;
+                match record.status {
+                    DraftStatus::Rejected => return Ok(record),
+                    DraftStatus::Pending | DraftStatus::Abstained | DraftStatus::Superseded => {}
+                    other => {
+                        return Err(QueueError::InvalidTransition {
+                            id,
+                            status: other.as_str().into(),
+                            action: "rejected",
+                        });
+                    }
                 }
-            }
-            connection
-                .execute(
-                    "UPDATE drafts SET status='rejected', reject_reason=?2, decided_by=?3, decided_at=?4 WHERE id=?1",
-                    params![id, reason, by, now_ms()],
-                )
-                .map_err(database)?;
-            get(connection, &id)
+                db.execute(
+                    "UPDATE drafts SET status='rejected', reject_reason=$2, decided_by=$3, decided_at=$4 WHERE id=$1",
+                    params![id.as_str(), reason.as_str(), by.as_str(), now_ms()],
+                )?;
+                get(db, &id)
+            })
         })
         .await
     }

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::sql::params;
 use super::{JobQueue, JobState, QueueError, from_ms, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,10 +54,10 @@ impl JobQueue {
             reason.map(|r| r.chars().take(1000).collect::<String>()),
             agent.map(|a| a.chars().take(200).collect::<String>()),
         );
-        self.with(move |connection| {
-            connection.execute(
+        self.with(move |db| {
+            db.execute(
                 "INSERT INTO draft_events (draft_id, kind, reason, agent, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                 VALUES ($1, $2, $3, $4, $5)",
                 params![draft_id, kind.as_str(), reason, agent, now_ms()],
             )?;
             Ok(())
@@ -68,49 +68,47 @@ impl JobQueue {
     /// Events of one draft, oldest first.
     pub async fn events_of(&self, draft_id: &str) -> Result<Vec<DraftEvent>, QueueError> {
         let draft_id = draft_id.to_string();
-        self.with(move |connection| {
-            let mut statement = connection.prepare(
+        self.with(move |db| {
+            db.query(
                 "SELECT draft_id, kind, reason, agent, created_at FROM draft_events
-                 WHERE draft_id=?1 ORDER BY id",
-            )?;
-            let rows = statement.query_map([draft_id], |row| {
+                 WHERE draft_id=$1 ORDER BY id",
+                params![draft_id],
+            )?
+            .iter()
+            .map(|row| {
                 Ok(DraftEvent {
-                    draft_id: row.get(0)?,
-                    kind: row.get(1)?,
-                    reason: row.get(2)?,
-                    agent: row.get(3)?,
-                    at: from_ms(row.get(4)?),
+                    draft_id: row.text(0)?,
+                    kind: row.text(1)?,
+                    reason: row.opt_text(2)?,
+                    agent: row.opt_text(3)?,
+                    at: from_ms(row.i64(4)?),
                 })
-            })?;
-            rows.collect()
+            })
+            .collect()
         })
         .await
     }
 
     /// How many events of each kind were recorded.
     pub async fn event_counts(&self) -> Result<BTreeMap<String, u64>, QueueError> {
-        self.with(|connection| {
-            let mut statement =
-                connection.prepare("SELECT kind, COUNT(*) FROM draft_events GROUP BY kind")?;
-            let rows = statement.query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
-            })?;
-            rows.collect()
+        self.with(|db| {
+            db.query("SELECT kind, COUNT(*) FROM draft_events GROUP BY kind", &[])?
+                .iter()
+                .map(|row| Ok((row.text(0)?, row.i64(1)? as u64)))
+                .collect()
         })
         .await
     }
 
     /// The state of the ticket's draft job, when it has one.
     pub async fn draft_job_state(&self, ticket_id: i64) -> Result<Option<JobState>, QueueError> {
-        self.with(move |connection| {
-            connection
-                .query_row(
-                    "SELECT state FROM jobs WHERE kind='draft' AND ticket_id=?1",
-                    [ticket_id],
-                    |row| row.get::<_, String>(0),
-                )
-                .optional()
-                .map(|state| state.map(|s| JobState::parse(&s)))
+        self.with(move |db| {
+            db.query_opt(
+                "SELECT state FROM jobs WHERE kind='draft' AND ticket_id=$1",
+                params![ticket_id],
+            )?
+            .map(|row| Ok(JobState::parse(&row.text(0)?)))
+            .transpose()
         })
         .await
     }

@@ -50,22 +50,24 @@ impl JobQueue {
     /// every load, and it must not recompute (or even load) every approved draft's text.
     pub async fn feedback(&self) -> Result<FeedbackStats, QueueError> {
         let rows: Vec<(String, Option<String>, u64, f64, u64)> = self
-            .with(|connection| {
-                let mut statement = connection.prepare(
+            .with(|db| {
+                db.query(
                     "SELECT status, product, COUNT(*), COALESCE(SUM(edit_distance), 0),
                             SUM(CASE WHEN edit_distance < 1e-9 THEN 1 ELSE 0 END)
                      FROM drafts GROUP BY status, product",
-                )?;
-                let rows = statement.query_map([], |row| {
+                    &[],
+                )?
+                .iter()
+                .map(|row| {
                     Ok((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get::<_, i64>(2)? as u64,
-                        row.get(3)?,
-                        row.get::<_, Option<i64>>(4)?.unwrap_or(0) as u64,
+                        row.text(0)?,
+                        row.opt_text(1)?,
+                        row.i64(2)? as u64,
+                        row.f64(3)?,
+                        row.opt_i64(4)?.unwrap_or(0) as u64,
                     ))
-                })?;
-                rows.collect()
+                })
+                .collect()
             })
             .await?;
         let mut stats = FeedbackStats::default();
@@ -122,6 +124,7 @@ impl JobQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::testing::{TestQueue, on_both_backends};
     use crate::queue::{ApprovalIntent, NewDraft};
 
     fn draft(ticket_id: i64, product: &str) -> NewDraft {
@@ -140,10 +143,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn acceptance_and_edits_are_aggregated_from_stored_distances() {
-        let dir = tempfile::tempdir().unwrap();
-        let queue = JobQueue::open(&dir.path().join("q.sqlite"), 3).unwrap();
+    async fn acceptance_and_edits_are_aggregated_from_stored_distances(test: TestQueue) {
+        let queue = test.queue.clone();
         for (ticket, product) in [(1, "7"), (2, "7"), (3, "8")] {
             queue.insert_draft(draft(ticket, product)).await.unwrap();
         }
@@ -174,4 +175,5 @@ mod tests {
         assert_eq!(stats.per_product["7"].approved, 2);
         assert_eq!(stats.per_product["8"].acceptance_rate, Some(0.0));
     }
+    on_both_backends!(acceptance_and_edits_are_aggregated_from_stored_distances, 3);
 }

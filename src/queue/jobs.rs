@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::sql::{Row, params};
 use super::{JobQueue, QueueError, from_ms, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -109,17 +109,17 @@ pub struct QueueDepth {
 const JOB_COLUMNS: &str =
     "id, kind, ticket_id, draft_id, state, attempts, lease_token, last_error, created_at";
 
-pub(super) fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+pub(super) fn job_from_row(row: &Row) -> Result<Job, QueueError> {
     Ok(Job {
-        id: row.get(0)?,
-        kind: JobKind::parse(&row.get::<_, String>(1)?),
-        ticket_id: row.get(2)?,
-        draft_id: row.get(3)?,
-        state: JobState::parse(&row.get::<_, String>(4)?),
-        attempts: row.get(5)?,
-        lease_token: row.get(6)?,
-        last_error: row.get(7)?,
-        created_at: from_ms(row.get(8)?),
+        id: row.i64(0)?,
+        kind: JobKind::parse(&row.text(1)?),
+        ticket_id: row.i64(2)?,
+        draft_id: row.opt_text(3)?,
+        state: JobState::parse(&row.text(4)?),
+        attempts: row.u32(5)?,
+        lease_token: row.i64(6)?,
+        last_error: row.opt_text(7)?,
+        created_at: from_ms(row.i64(8)?),
     })
 }
 
@@ -131,71 +131,74 @@ impl JobQueue {
     /// worker drafts only a message that has no draft yet).
     pub async fn enqueue(&self, ticket_id: i64, source: &str) -> Result<Enqueued, QueueError> {
         let source = source.to_string();
-        self.with(move |connection| {
-            let transaction = connection.transaction()?;
-            let now = now_ms();
-            let inserted = transaction.execute(
-                "INSERT INTO jobs (kind, ticket_id, state, next_attempt_at, source, created_at, updated_at)
-                 VALUES ('draft', ?1, 'queued', ?2, ?3, ?2, ?2)
-                 ON CONFLICT(ticket_id) WHERE kind = 'draft' DO NOTHING",
-                params![ticket_id, now, source],
-            )?;
-            let (job_id, state): (i64, String) = transaction.query_row(
-                "SELECT id, state FROM jobs WHERE kind='draft' AND ticket_id=?1",
-                [ticket_id],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )?;
-            let mut rearmed = false;
-            if inserted == 0 {
-                match JobState::parse(&state) {
-                    JobState::Done | JobState::Dead => {
-                        transaction.execute(
-                            "UPDATE jobs SET state='queued', attempts=0, next_attempt_at=?2,
-                                 last_error=NULL, source=?3, updated_at=?2 WHERE id=?1",
-                            params![job_id, now, source],
-                        )?;
-                        rearmed = true;
+        self.with(move |db| {
+            db.transaction(|db| {
+                let now = now_ms();
+                let inserted = db.execute(
+                    "INSERT INTO jobs (kind, ticket_id, state, next_attempt_at, source, created_at, updated_at)
+                     VALUES ('draft', $1, 'queued', $2, $3, $2, $2)
+                     ON CONFLICT(ticket_id) WHERE kind = 'draft' DO NOTHING",
+                    params![ticket_id, now, source.as_str()],
+                )?;
+                // Locked until commit on PostgreSQL: a worker of another replica cannot finish
+                // the job between this read and the update below (the trigger would be lost).
+                let row = db.query_one(
+                    &format!(
+                        "SELECT id, state FROM jobs WHERE kind='draft' AND ticket_id=$1{}",
+                        db.dialect().for_update()
+                    ),
+                    params![ticket_id],
+                )?;
+                let (job_id, state) = (row.i64(0)?, JobState::parse(&row.text(1)?));
+                let mut rearmed = false;
+                if inserted == 0 {
+                    match state {
+                        JobState::Done | JobState::Dead => {
+                            db.execute(
+                                "UPDATE jobs SET state='queued', attempts=0, next_attempt_at=$2,
+                                     last_error=NULL, source=$3, updated_at=$2 WHERE id=$1",
+                                params![job_id, now, source.as_str()],
+                            )?;
+                            rearmed = true;
+                        }
+                        JobState::Running => {
+                            db.execute(
+                                "UPDATE jobs SET rerun=1, updated_at=$2 WHERE id=$1",
+                                params![job_id, now],
+                            )?;
+                        }
+                        JobState::Queued => {}
                     }
-                    JobState::Running => {
-                        transaction.execute(
-                            "UPDATE jobs SET rerun=1, updated_at=?2 WHERE id=?1",
-                            params![job_id, now],
-                        )?;
-                    }
-                    JobState::Queued => {}
                 }
-            }
-            transaction.commit()?;
-            Ok(Enqueued {
-                job_id,
-                created: inserted == 1,
-                rearmed,
+                Ok(Enqueued {
+                    job_id,
+                    created: inserted == 1,
+                    rearmed,
+                })
             })
         })
         .await
     }
 
     /// Reserves the oldest ready job (queued and due, or running with an expired lease) under a
-    /// new lease token.
+    /// new lease token. On PostgreSQL, rows other replicas are claiming are skipped.
     pub async fn claim(&self) -> Result<Option<Job>, QueueError> {
         let lease_ms = self.lease.as_millis() as i64;
-        self.with(move |connection| {
+        self.with(move |db| {
             let now = now_ms();
-            connection
-                .query_row(
-                    &format!(
-                        "UPDATE jobs SET state='running', attempts=attempts+1, lease_until=?2,
-                             lease_token=lease_token+1, rerun=0, updated_at=?1
-                         WHERE id = (SELECT id FROM jobs
-                                     WHERE (state='queued' AND next_attempt_at<=?1)
-                                        OR (state='running' AND lease_until<?1)
-                                     ORDER BY next_attempt_at, id LIMIT 1)
-                         RETURNING {JOB_COLUMNS}"
-                    ),
-                    params![now, now + lease_ms],
-                    job_from_row,
-                )
-                .optional()
+            let sql = format!(
+                "UPDATE jobs SET state='running', attempts=attempts+1, lease_until=$2,
+                     lease_token=lease_token+1, rerun=0, updated_at=$1
+                 WHERE id = (SELECT id FROM jobs
+                             WHERE (state='queued' AND next_attempt_at<=$1)
+                                OR (state='running' AND lease_until<$1)
+                             ORDER BY next_attempt_at, id LIMIT 1{})
+                 RETURNING {JOB_COLUMNS}",
+                db.dialect().skip_locked()
+            );
+            db.query_opt(&sql, params![now, now + lease_ms])?
+                .map(|row| job_from_row(&row))
+                .transpose()
         })
         .await
     }
@@ -203,11 +206,11 @@ impl JobQueue {
     /// Extends a running job's lease; false when the lease was lost to another worker.
     pub async fn renew(&self, job: &Job) -> Result<bool, QueueError> {
         let (id, token, lease_ms) = (job.id, job.lease_token, self.lease.as_millis() as i64);
-        self.with(move |connection| {
+        self.with(move |db| {
             let now = now_ms();
-            let changed = connection.execute(
-                "UPDATE jobs SET lease_until=?3, updated_at=?4
-                 WHERE id=?1 AND lease_token=?2 AND state='running'",
+            let changed = db.execute(
+                "UPDATE jobs SET lease_until=$3, updated_at=$4
+                 WHERE id=$1 AND lease_token=$2 AND state='running'",
                 params![id, token, now + lease_ms, now],
             )?;
             Ok(changed == 1)
@@ -226,14 +229,14 @@ impl JobQueue {
         let (id, token) = (job.id, job.lease_token);
         let handled = handled_through.map(|t| t.timestamp_millis());
         let changed = self
-            .with(move |connection| {
+            .with(move |db| {
                 let now = now_ms();
-                connection.execute(
+                db.execute(
                     "UPDATE jobs SET state = CASE WHEN rerun=1 THEN 'queued' ELSE 'done' END,
                          attempts = CASE WHEN rerun=1 THEN 0 ELSE attempts END,
-                         rerun=0, lease_until=NULL, last_error=NULL, next_attempt_at=?3,
-                         handled_through=COALESCE(?4, handled_through), updated_at=?3
-                     WHERE id=?1 AND lease_token=?2 AND state='running'",
+                         rerun=0, lease_until=NULL, last_error=NULL, next_attempt_at=$3,
+                         handled_through=COALESCE($4, handled_through), updated_at=$3
+                     WHERE id=$1 AND lease_token=$2 AND state='running'",
                     params![id, token, now, handled],
                 )
             })
@@ -256,31 +259,36 @@ impl JobQueue {
         let error = error.chars().take(2000).collect::<String>();
         let (id, token, max_attempts) = (job.id, job.lease_token, self.max_attempts);
         let outcome = self
-            .with(move |connection| {
-                let attempts: Option<u32> = connection
-                    .query_row(
-                        "SELECT attempts FROM jobs WHERE id=?1 AND lease_token=?2 AND state='running'",
-                        params![id, token],
-                        |row| row.get(0),
-                    )
-                    .optional()?;
-                let Some(attempts) = attempts else {
-                    return Ok(None);
-                };
-                let state = if permanent || attempts >= max_attempts {
-                    JobState::Dead
-                } else {
-                    JobState::Queued
-                };
-                let now = now_ms();
-                let delay = i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 2);
-                connection.execute(
-                    "UPDATE jobs SET state=?3, lease_until=NULL, last_error=?4,
-                         next_attempt_at=?5, updated_at=?6
-                     WHERE id=?1 AND lease_token=?2",
-                    params![id, token, state.as_str(), error, now.saturating_add(delay), now],
-                )?;
-                Ok(Some(state))
+            .with(move |db| {
+                db.transaction(|db| {
+                    let attempts = db
+                        .query_opt(
+                            &format!(
+                                "SELECT attempts FROM jobs WHERE id=$1 AND lease_token=$2 AND state='running'{}",
+                                db.dialect().for_update()
+                            ),
+                            params![id, token],
+                        )?
+                        .map(|row| row.u32(0))
+                        .transpose()?;
+                    let Some(attempts) = attempts else {
+                        return Ok(None);
+                    };
+                    let state = if permanent || attempts >= max_attempts {
+                        JobState::Dead
+                    } else {
+                        JobState::Queued
+                    };
+                    let now = now_ms();
+                    let delay = i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX / 2);
+                    db.execute(
+                        "UPDATE jobs SET state=$3, lease_until=NULL, last_error=$4,
+                             next_attempt_at=$5, updated_at=$6
+                         WHERE id=$1 AND lease_token=$2",
+                        params![id, token, state.as_str(), error.as_str(), now.saturating_add(delay), now],
+                    )?;
+                    Ok(Some(state))
+                })
             })
             .await?;
         outcome.ok_or(QueueError::LeaseLost { job_id: id })
@@ -288,9 +296,9 @@ impl JobQueue {
 
     /// Moves a dead letter back to the queue (an operator fixed the cause).
     pub async fn retry_dead(&self, job_id: i64) -> Result<bool, QueueError> {
-        self.with(move |connection| {
-            let changed = connection.execute(
-                "UPDATE jobs SET state='queued', attempts=0, next_attempt_at=?2, updated_at=?2 WHERE id=?1 AND state='dead'",
+        self.with(move |db| {
+            let changed = db.execute(
+                "UPDATE jobs SET state='queued', attempts=0, next_attempt_at=$2, updated_at=$2 WHERE id=$1 AND state='dead'",
                 params![job_id, now_ms()],
             )?;
             Ok(changed == 1)
@@ -299,16 +307,11 @@ impl JobQueue {
     }
 
     pub async fn depth(&self) -> Result<QueueDepth, QueueError> {
-        self.with(|connection| {
+        self.with(|db| {
             let mut depth = QueueDepth::default();
-            let mut statement =
-                connection.prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state")?;
-            let rows = statement.query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
-            })?;
-            for row in rows {
-                let (state, count) = row?;
-                match JobState::parse(&state) {
+            for row in db.query("SELECT state, COUNT(*) FROM jobs GROUP BY state", &[])? {
+                let count = row.i64(1)? as u64;
+                match JobState::parse(&row.text(0)?) {
                     JobState::Queued => depth.queued = count,
                     JobState::Running => depth.running = count,
                     JobState::Done => depth.done = count,
@@ -321,12 +324,15 @@ impl JobQueue {
     }
 
     pub async fn jobs(&self, state: Option<JobState>) -> Result<Vec<Job>, QueueError> {
-        self.with(move |connection| {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE ?1 IS NULL OR state=?1 ORDER BY id"
-            ))?;
-            let rows = statement.query_map([state.map(JobState::as_str)], job_from_row)?;
-            rows.collect()
+        self.with(move |db| {
+            let rows = match state {
+                Some(state) => db.query(
+                    &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state=$1 ORDER BY id"),
+                    params![state.as_str()],
+                )?,
+                None => db.query(&format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id"), &[])?,
+            };
+            rows.iter().map(job_from_row).collect()
         })
         .await
     }
@@ -337,18 +343,15 @@ impl JobQueue {
         &self,
         ticket_ids: Vec<i64>,
     ) -> Result<HashMap<i64, DateTime<Utc>>, QueueError> {
-        self.with(move |connection| {
-            let mut statement = connection.prepare(
-                "SELECT handled_through FROM jobs WHERE kind='draft' AND ticket_id=?1
-                     AND state='done' AND handled_through IS NOT NULL",
-            )?;
+        self.with(move |db| {
             let mut handled = HashMap::new();
             for id in ticket_ids {
-                if let Some(ms) = statement
-                    .query_row([id], |row| row.get::<_, i64>(0))
-                    .optional()?
-                {
-                    handled.insert(id, from_ms(ms));
+                if let Some(row) = db.query_opt(
+                    "SELECT handled_through FROM jobs WHERE kind='draft' AND ticket_id=$1
+                         AND state='done' AND handled_through IS NOT NULL",
+                    params![id],
+                )? {
+                    handled.insert(id, from_ms(row.i64(0)?));
                 }
             }
             Ok(handled)
@@ -360,12 +363,10 @@ impl JobQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::testing::{TestQueue, on_both_backends};
 
-    #[tokio::test]
-    async fn triggers_collapse_rearm_and_rerun_and_crashed_jobs_come_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("queue.sqlite");
-        let queue = JobQueue::open(&path, 2).unwrap();
+    async fn triggers_collapse_rearm_and_rerun_and_crashed_jobs_come_back(test: TestQueue) {
+        let queue = test.queue.clone();
         let first = queue.enqueue(42, "webhook").await.unwrap();
         let again = queue.enqueue(42, "poll").await.unwrap();
         assert!(first.created && again.duplicate());
@@ -374,13 +375,31 @@ mod tests {
 
         let claimed = queue.claim().await.unwrap().unwrap();
         assert_eq!((claimed.ticket_id, claimed.attempts), (42, 1));
-        drop(queue);
-        // A crash while 42 was running: reopening returns it to the queue.
-        let queue = JobQueue::open(&path, 2).unwrap();
-        let depth = queue.depth().await.unwrap();
-        assert_eq!((depth.queued, depth.running), (2, 0));
-        let retried = queue.claim().await.unwrap().unwrap();
-        assert_eq!((retried.ticket_id, retried.attempts), (42, 2));
+        let (queue, retried) = if test.is_postgres() {
+            // Replicas share the queue: one starting leaves the others' running jobs alone.
+            let other_replica = test.open_again(2).await;
+            let depth = other_replica.depth().await.unwrap();
+            assert_eq!((depth.queued, depth.running), (1, 1));
+            // The first replica dies: once its lease has run out, the job is taken over.
+            other_replica
+                .with(|db| {
+                    db.execute("UPDATE jobs SET lease_until=0 WHERE ticket_id=42", &[])
+                        .map(|_| ())
+                })
+                .await
+                .unwrap();
+            let retried = other_replica.claim().await.unwrap().unwrap();
+            assert_eq!((retried.ticket_id, retried.attempts), (42, 2));
+            (other_replica, retried)
+        } else {
+            // A crash while 42 was running: reopening the file returns it to the queue.
+            let queue = test.open_again(2).await;
+            let depth = queue.depth().await.unwrap();
+            assert_eq!((depth.queued, depth.running), (2, 0));
+            let retried = queue.claim().await.unwrap().unwrap();
+            assert_eq!((retried.ticket_id, retried.attempts), (42, 2));
+            (queue, retried)
+        };
         // A trigger while it runs: it runs once more after completing (behind 43, which has
         // waited longer).
         assert!(queue.enqueue(42, "webhook").await.unwrap().duplicate());
@@ -410,14 +429,18 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(state, JobState::Dead);
+        assert_eq!(queue.jobs(Some(JobState::Dead)).await.unwrap().len(), 1);
+        assert_eq!(queue.jobs(None).await.unwrap().len(), 2);
         assert!(queue.retry_dead(again.id).await.unwrap());
         assert_eq!(queue.claim().await.unwrap().unwrap().ticket_id, 42);
     }
+    on_both_backends!(
+        triggers_collapse_rearm_and_rerun_and_crashed_jobs_come_back,
+        2
+    );
 
-    #[tokio::test]
-    async fn a_worker_whose_lease_was_taken_over_cannot_finish_the_job() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut queue = JobQueue::open(&dir.path().join("q.sqlite"), 5).unwrap();
+    async fn a_worker_whose_lease_was_taken_over_cannot_finish_the_job(test: TestQueue) {
+        let mut queue = test.queue.clone();
         queue.lease = Duration::from_millis(50);
         queue.enqueue(7, "webhook").await.unwrap();
         let slow = queue.claim().await.unwrap().unwrap();
@@ -439,4 +462,34 @@ mod tests {
         queue.complete(&fresh, None).await.unwrap();
         assert_eq!(queue.depth().await.unwrap().done, 1);
     }
+    on_both_backends!(a_worker_whose_lease_was_taken_over_cannot_finish_the_job, 5);
+
+    /// Many workers (on PostgreSQL: of two replicas) claiming at once: every job is handed out
+    /// exactly once.
+    async fn concurrent_claims_hand_each_job_to_one_worker(test: TestQueue) {
+        for ticket in 1..=60 {
+            test.queue.enqueue(ticket, "webhook").await.unwrap();
+        }
+        let replicas = [test.queue.clone(), test.open_again(5).await];
+        let mut workers = Vec::new();
+        for worker in 0..8 {
+            let queue = replicas[worker % 2].clone();
+            workers.push(tokio::spawn(async move {
+                let mut claimed = Vec::new();
+                while let Some(job) = queue.claim().await.unwrap() {
+                    queue.complete(&job, None).await.unwrap();
+                    claimed.push(job.ticket_id);
+                }
+                claimed
+            }));
+        }
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.await.unwrap());
+        }
+        all.sort();
+        assert_eq!(all, (1..=60).collect::<Vec<_>>());
+        assert_eq!(test.queue.depth().await.unwrap().done, 60);
+    }
+    on_both_backends!(concurrent_claims_hand_each_job_to_one_worker, 5);
 }

@@ -3,10 +3,10 @@
 //! insert, or typed by hand; by which agent, how fast, whether the cited links were kept.
 
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::drafts::{COLUMNS, record_from_row};
+use super::sql::params;
 use super::{DraftRecord, JobQueue, QueueError, from_ms, now_ms};
 
 /// How the reply an agent sent compares with the draft.
@@ -90,15 +90,19 @@ impl JobQueue {
         &self,
         ticket_id: i64,
     ) -> Result<Vec<DraftRecord>, QueueError> {
-        self.with(move |connection| {
-            let mut statement = connection.prepare(&format!(
-                "SELECT {COLUMNS} FROM drafts d
-                 WHERE ticket_id=?1 AND kind != 'abstained' AND redraft_requested = 0
-                   AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.draft_id = d.id)
-                 ORDER BY message_id, revision"
-            ))?;
-            let rows = statement.query_map([ticket_id], record_from_row)?;
-            rows.collect()
+        self.with(move |db| {
+            db.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM drafts d
+                     WHERE ticket_id=$1 AND kind != 'abstained' AND redraft_requested = 0
+                       AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.draft_id = d.id)
+                     ORDER BY message_id, revision"
+                ),
+                params![ticket_id],
+            )?
+            .iter()
+            .map(record_from_row)
+            .collect()
         })
         .await
     }
@@ -108,14 +112,15 @@ impl JobQueue {
         &self,
         ticket_ids: Vec<i64>,
     ) -> Result<Vec<i64>, QueueError> {
-        self.with(move |connection| {
-            let mut statement = connection.prepare(
-                "SELECT 1 FROM drafts d WHERE ticket_id=?1 AND kind != 'abstained'
-                   AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.draft_id = d.id) LIMIT 1",
-            )?;
+        self.with(move |db| {
             let mut waiting = Vec::new();
             for id in ticket_ids {
-                if statement.exists([id])? {
+                let found = db.query_opt(
+                    "SELECT 1 FROM drafts d WHERE ticket_id=$1 AND kind != 'abstained'
+                       AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.draft_id = d.id) LIMIT 1",
+                    params![id],
+                )?;
+                if found.is_some() {
                     waiting.push(id);
                 }
             }
@@ -127,15 +132,15 @@ impl JobQueue {
     /// Records an outcome once (a second record of the same draft is ignored); returns whether
     /// this call recorded it.
     pub async fn record_outcome(&self, outcome: DraftOutcome) -> Result<bool, QueueError> {
-        self.with(move |connection| {
-            let inserted = connection.execute(
+        self.with(move |db| {
+            let inserted = db.execute(
                 "INSERT INTO outcomes (draft_id, ticket_id, reply_id, outcome, edit_distance,
                      links_cited, links_kept, agent_id, via, seconds_to_reply, product, confidence,
                      replied_at, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                  ON CONFLICT(draft_id) DO NOTHING",
                 params![
-                    outcome.draft_id,
+                    outcome.draft_id.as_str(),
                     outcome.ticket_id,
                     outcome.reply_id,
                     outcome.outcome.as_str(),
@@ -145,7 +150,7 @@ impl JobQueue {
                     outcome.agent_id,
                     outcome.via.as_str(),
                     outcome.seconds_to_reply,
-                    outcome.product,
+                    outcome.product.as_deref(),
                     f64::from(outcome.confidence),
                     outcome.replied_at.timestamp_millis(),
                     now_ms(),
@@ -158,34 +163,36 @@ impl JobQueue {
 
     /// Every outcome, oldest reply first (for live statistics).
     pub async fn outcomes(&self) -> Result<Vec<DraftOutcome>, QueueError> {
-        self.with(|connection| {
-            let mut statement = connection.prepare(
+        self.with(|db| {
+            db.query(
                 "SELECT draft_id, ticket_id, reply_id, outcome, edit_distance, links_cited,
                         links_kept, agent_id, via, seconds_to_reply, product, confidence, replied_at
                  FROM outcomes ORDER BY replied_at, draft_id",
-            )?;
-            let rows = statement.query_map([], |row| {
-                let outcome: String = row.get(3)?;
-                let via: String = row.get(8)?;
+                &[],
+            )?
+            .iter()
+            .map(|row| {
+                let outcome = row.text(3)?;
+                let via = row.text(8)?;
                 Ok(DraftOutcome {
-                    draft_id: row.get(0)?,
-                    ticket_id: row.get(1)?,
-                    reply_id: row.get(2)?,
+                    draft_id: row.text(0)?,
+                    ticket_id: row.i64(1)?,
+                    reply_id: row.i64(2)?,
                     outcome: serde_json::from_value(serde_json::Value::String(outcome))
                         .unwrap_or(Outcome::NotUsed),
-                    edit_distance: row.get(4)?,
-                    links_cited: row.get(5)?,
-                    links_kept: row.get(6)?,
-                    agent_id: row.get(7)?,
+                    edit_distance: row.f64(4)?,
+                    links_cited: row.u32(5)?,
+                    links_kept: row.u32(6)?,
+                    agent_id: row.opt_i64(7)?,
                     via: serde_json::from_value(serde_json::Value::String(via))
                         .unwrap_or(ReplyOrigin::Typed),
-                    seconds_to_reply: row.get(9)?,
-                    product: row.get(10)?,
-                    confidence: row.get::<_, f64>(11)? as f32,
-                    replied_at: from_ms(row.get(12)?),
+                    seconds_to_reply: row.f64(9)?,
+                    product: row.opt_text(10)?,
+                    confidence: row.f64(11)? as f32,
+                    replied_at: from_ms(row.i64(12)?),
                 })
-            })?;
-            rows.collect()
+            })
+            .collect()
         })
         .await
     }

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use rand::RngCore;
-use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+use super::sql::params;
 use super::{JobQueue, QueueError, now_ms};
 
 /// A signed-in reviewer's session.
@@ -38,12 +38,12 @@ impl JobQueue {
         };
         let (id, csrf) = (stored_id(&session.cookie), session.csrf.clone());
         let lifetime_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX / 2);
-        self.with(move |connection| {
+        self.with(move |db| {
             let now = now_ms();
             // Expired sessions go whenever a new one starts: the table stays small.
-            connection.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-            connection.execute(
-                "INSERT INTO sessions (id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            db.execute("DELETE FROM sessions WHERE expires_at <= $1", params![now])?;
+            db.execute(
+                "INSERT INTO sessions (id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4)",
                 params![id, csrf, now, now.saturating_add(lifetime_ms)],
             )?;
             Ok(())
@@ -56,15 +56,18 @@ impl JobQueue {
     /// all `None`).
     pub async fn session(&self, cookie: &str) -> Result<Option<Session>, QueueError> {
         let (id, cookie) = (stored_id(cookie), cookie.to_string());
-        self.with(move |connection| {
-            connection
-                .query_row(
-                    "SELECT csrf FROM sessions WHERE id=?1 AND expires_at > ?2",
-                    params![id, now_ms()],
-                    |row| row.get::<_, String>(0),
-                )
-                .optional()
-                .map(|csrf| csrf.map(|csrf| Session { cookie, csrf }))
+        self.with(move |db| {
+            db.query_opt(
+                "SELECT csrf FROM sessions WHERE id=$1 AND expires_at > $2",
+                params![id, now_ms()],
+            )?
+            .map(|row| {
+                Ok(Session {
+                    cookie,
+                    csrf: row.text(0)?,
+                })
+            })
+            .transpose()
         })
         .await
     }
@@ -72,8 +75,8 @@ impl JobQueue {
     /// Ends a session (sign-out).
     pub async fn revoke_session(&self, cookie: &str) -> Result<(), QueueError> {
         let id = stored_id(cookie);
-        self.with(move |connection| {
-            connection.execute("DELETE FROM sessions WHERE id=?1", [id])?;
+        self.with(move |db| {
+            db.execute("DELETE FROM sessions WHERE id=$1", params![id])?;
             Ok(())
         })
         .await
@@ -83,11 +86,10 @@ impl JobQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::testing::{TestQueue, on_both_backends};
 
-    #[tokio::test]
-    async fn sessions_expire_and_end_at_sign_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let queue = JobQueue::open(&dir.path().join("q.sqlite"), 3).unwrap();
+    async fn sessions_expire_and_end_at_sign_out(test: TestQueue) {
+        let queue = test.queue.clone();
         let session = queue.create_session(Duration::from_secs(60)).await.unwrap();
         assert_eq!(session.cookie.len(), 64);
         let found = queue.session(&session.cookie).await.unwrap().unwrap();
@@ -109,4 +111,5 @@ mod tests {
         assert_ne!(other.cookie, session.cookie);
         assert_ne!(other.csrf, session.csrf);
     }
+    on_both_backends!(sessions_expire_and_end_at_sign_out, 3);
 }

@@ -30,9 +30,10 @@ fn queue_error(e: QueueError) -> Response {
     match e {
         QueueError::DraftNotFound(_) => error(StatusCode::NOT_FOUND, e.to_string()),
         QueueError::InvalidTransition { .. } => error(StatusCode::CONFLICT, e.to_string()),
-        QueueError::Database { .. } | QueueError::LeaseLost { .. } => {
-            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        }
+        QueueError::Database { .. }
+        | QueueError::LeaseLost { .. }
+        | QueueError::NewerSchema(_)
+        | QueueError::TargetNotEmpty(_) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 

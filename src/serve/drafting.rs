@@ -98,7 +98,7 @@ pub async fn process_draft_job(
         }
     };
     let marker = note_marker(&record.id);
-    let _ticket_lock = state.ticket_locks.lock(ticket_id).await;
+    let _ticket_lock = state.ticket_locks.lock(ticket_id).await?;
     let conversations = state.write.conversations_of(ticket_id).await?;
     if let Some(posted) = conversations.iter().find(|c| {
         c.private

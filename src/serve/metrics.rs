@@ -31,6 +31,8 @@ struct Inner {
     latency_count: u64,
     llm_prompt_tokens: u64,
     llm_completion_tokens: u64,
+    /// Whether this process runs the reconciler (one replica of a shared queue does).
+    reconciler_leader: bool,
 }
 
 impl ServeMetrics {
@@ -76,6 +78,11 @@ impl ServeMetrics {
                 m.llm_completion_tokens += u64::from(completion);
             }
         });
+    }
+
+    /// This process won (or lost) the reconciler election.
+    pub fn set_reconciler_leader(&self, leader: bool) {
+        self.with(|m| m.reconciler_leader = leader);
     }
 
     pub fn render(&self, depth: &QueueDepth, freshdesk: Option<&CallMetrics>) -> String {
@@ -155,6 +162,11 @@ deskdraft_replies_sent_total {}",
             "# HELP deskdraft_llm_tokens_total Language-model tokens.\n# TYPE deskdraft_llm_tokens_total counter\n\
              deskdraft_llm_tokens_total{{kind=\"prompt\"}} {}\ndeskdraft_llm_tokens_total{{kind=\"completion\"}} {}",
             m.llm_prompt_tokens, m.llm_completion_tokens
+        );
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_reconciler_leader 1 when this process runs the reconciler (one replica per queue).\n# TYPE deskdraft_reconciler_leader gauge\ndeskdraft_reconciler_leader {}",
+            u8::from(m.reconciler_leader)
         );
         if let Some(calls) = freshdesk {
             let _ = writeln!(

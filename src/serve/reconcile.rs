@@ -3,6 +3,10 @@
 //! since its job last looked at it and is open (webhooks Freshdesk dropped or delayed, new tickets
 //! and customer follow-ups alike) or has a draft whose outcome is unknown (an agent's reply to
 //! learn from). The job itself decides what there is to do.
+//!
+//! It runs once per queue: on PostgreSQL the replicas elect one of them through an advisory
+//! lock held by a dedicated connection; the others check every few seconds and take over when
+//! the leader's connection ends (it died, or lost the database).
 
 use std::time::Duration;
 
@@ -11,12 +15,16 @@ use chrono::Utc;
 use super::ServeState;
 use super::supervise::supervise;
 use super::worker::JobError;
+use crate::queue::ReconcilerElection;
 
 const LAST_POLL_KEY: &str = "reconciler_last_poll";
 
 /// Freshdesk's "Open" status: a new ticket, or one the customer wrote to again (Freshdesk
 /// reopens a ticket on a customer reply).
 const OPEN: i64 = 2;
+
+/// How often a replica that does not run the reconciler checks whether the leader is gone.
+const ELECTION_RETRY: Duration = Duration::from_secs(5);
 
 /// Runs the supervised reconciler until `shutdown` flips (not at all when polling is off).
 pub async fn run_reconciler(state: ServeState, shutdown: tokio::sync::watch::Receiver<bool>) {
@@ -31,13 +39,21 @@ pub async fn run_reconciler(state: ServeState, shutdown: tokio::sync::watch::Rec
 }
 
 async fn reconcile_loop(state: ServeState, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let interval = state.settings.poll_interval_seconds;
+    let interval = Duration::from_secs(state.settings.poll_interval_seconds);
+    let mut election = ReconcilerElection::new(&state.queue);
     loop {
-        if let Err(error) = reconcile_once(&state).await {
-            tracing::warn!(%error, "reconciler poll failed; trying again next interval");
-        }
+        let wait = if election.lead().await {
+            state.metrics.set_reconciler_leader(true);
+            if let Err(error) = reconcile_once(&state).await {
+                tracing::warn!(%error, "reconciler poll failed; trying again next interval");
+            }
+            interval
+        } else {
+            state.metrics.set_reconciler_leader(false);
+            interval.min(ELECTION_RETRY)
+        };
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(interval)) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => return,
         }
     }

@@ -160,7 +160,7 @@ async fn send_reply(
         .clone()
         .unwrap_or_else(|| draft.draft_text.clone());
     let body_html = paragraphs(&text);
-    let _ticket_lock = state.ticket_locks.lock(draft.ticket_id).await;
+    let _ticket_lock = state.ticket_locks.lock(draft.ticket_id).await?;
     let conversations = state.write.conversations_of(draft.ticket_id).await?;
     let ours = PostedConversation {
         body_html: &body_html,

@@ -1,4 +1,5 @@
-//! `deskdraft serve` as it runs in production: the real binary (HTTP server, SQLite queue,
+//! `deskdraft serve` as it runs in production: the real binary (HTTP server, SQLite queue or, in
+//! `replicas`, a PostgreSQL queue shared by three processes,
 //! workers, the real model and Qdrant Edge with the demo knowledge in `knowledge/`) against the
 //! Freshdesk stand-in on 127.0.0.1 (which rewrites stored HTML like Freshdesk), with the
 //! retrieval-only drafter. This file holds the harness; the tests are in its modules.
@@ -295,4 +296,5 @@ mod exactly_once;
 mod follow_ups_and_readiness;
 mod implicit_feedback;
 mod real_llm;
+mod replicas;
 mod review_and_operations;

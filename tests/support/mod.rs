@@ -6,3 +6,4 @@ pub mod cdp;
 pub mod freshdesk_stand_in;
 pub mod freshworks_client;
 pub mod openai_stand_in;
+pub mod postgres;

@@ -1,0 +1,129 @@
+//! The PostgreSQL queue's schema: the tables of SQLite's version 2 in PostgreSQL's types (64-bit
+//! integers throughout, so the shared statements bind the same values on both), recorded in
+//! `deskdraft_schema`. Applied at start by whichever replica gets there first: the migration
+//! runs in one transaction under an advisory lock, so replicas starting together wait for it
+//! instead of racing, and a database written by a newer deskdraft is refused.
+
+use super::QueueError;
+use super::SCHEMA_VERSION;
+use super::sql::{Sql, params};
+
+/// Advisory lock key held (per transaction) while the schema is checked or migrated.
+const MIGRATION_LOCK_KEY: i64 = 0x6464_7363_6865_6d61; // "ddschema"
+
+const VERSION_2: &str = "
+CREATE TABLE jobs (
+    id BIGSERIAL PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'draft',
+    ticket_id BIGINT NOT NULL,
+    draft_id TEXT,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    lease_until BIGINT,
+    lease_token BIGINT NOT NULL DEFAULT 0,
+    rerun BIGINT NOT NULL DEFAULT 0,
+    handled_through BIGINT,
+    last_error TEXT,
+    source TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL);
+CREATE UNIQUE INDEX jobs_one_draft_job_per_ticket ON jobs(ticket_id) WHERE kind = 'draft';
+CREATE UNIQUE INDEX jobs_one_send_job_per_draft ON jobs(draft_id) WHERE kind = 'send';
+CREATE INDEX jobs_ready ON jobs(state, next_attempt_at);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE drafts (
+    id TEXT PRIMARY KEY,
+    ticket_id BIGINT NOT NULL,
+    message_id BIGINT NOT NULL DEFAULT 0,
+    status TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    product TEXT,
+    confidence DOUBLE PRECISION NOT NULL,
+    draft_text TEXT NOT NULL,
+    note_html TEXT NOT NULL,
+    draft_json TEXT NOT NULL,
+    note_id BIGINT,
+    reply_id BIGINT,
+    sent_text TEXT,
+    decided_by TEXT,
+    reject_reason TEXT,
+    created_at BIGINT NOT NULL,
+    decided_at BIGINT,
+    agent_id BIGINT,
+    agent_email TEXT,
+    send_status BIGINT,
+    approval_started_at BIGINT,
+    status_applied BIGINT NOT NULL DEFAULT 0,
+    note_updated BIGINT NOT NULL DEFAULT 0,
+    send_error TEXT,
+    edit_distance DOUBLE PRECISION,
+    revision BIGINT NOT NULL DEFAULT 0,
+    redraft_requested BIGINT NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX drafts_one_per_message ON drafts(ticket_id, message_id, revision);
+CREATE INDEX drafts_by_status ON drafts(status, created_at);
+CREATE TABLE draft_events (
+    id BIGSERIAL PRIMARY KEY,
+    draft_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT,
+    agent TEXT,
+    created_at BIGINT NOT NULL);
+CREATE INDEX draft_events_by_draft ON draft_events(draft_id, kind);
+CREATE TABLE outcomes (
+    draft_id TEXT PRIMARY KEY,
+    ticket_id BIGINT NOT NULL,
+    reply_id BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    edit_distance DOUBLE PRECISION NOT NULL,
+    links_cited BIGINT NOT NULL,
+    links_kept BIGINT NOT NULL,
+    agent_id BIGINT,
+    via TEXT NOT NULL,
+    seconds_to_reply DOUBLE PRECISION NOT NULL,
+    product TEXT,
+    confidence DOUBLE PRECISION NOT NULL,
+    replied_at BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL);
+CREATE INDEX outcomes_by_time ON outcomes(replied_at);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    csrf TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL);
+";
+
+/// Brings the database to [`SCHEMA_VERSION`]; refuses one written by a newer deskdraft.
+pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
+    db.transaction(|db| {
+        db.execute(
+            "SELECT pg_advisory_xact_lock($1)",
+            params![MIGRATION_LOCK_KEY],
+        )?;
+        db.batch(
+            "CREATE TABLE IF NOT EXISTS deskdraft_schema (
+                 singleton BIGINT PRIMARY KEY DEFAULT 1 CHECK (singleton = 1),
+                 version BIGINT NOT NULL)",
+        )?;
+        let version = db
+            .query_opt("SELECT version FROM deskdraft_schema", &[])?
+            .map(|row| row.i64(0))
+            .transpose()?
+            .unwrap_or(0);
+        if version > SCHEMA_VERSION {
+            return Err(QueueError::NewerSchema(format!(
+                "the PostgreSQL queue has schema version {version}, newer than this deskdraft's \
+                 {SCHEMA_VERSION}: upgrade deskdraft (every replica) or use another database"
+            )));
+        }
+        if version < 2 {
+            db.batch(VERSION_2)?;
+        }
+        db.execute(
+            "INSERT INTO deskdraft_schema (singleton, version) VALUES (1, $1)
+             ON CONFLICT (singleton) DO UPDATE SET version = excluded.version",
+            params![SCHEMA_VERSION],
+        )?;
+        Ok(())
+    })
+}
