@@ -9,6 +9,7 @@
 //! text since the approval began) prevent a second note or reply.
 
 mod approvals;
+mod console;
 mod drafts;
 mod events;
 mod feedback;
@@ -26,6 +27,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use approvals::{ApprovalIntent, ApprovalOutcome};
+pub use console::{Neighbours, QueueFilter, QueuePage, QueueRow, TicketContext};
 pub use drafts::{DraftRecord, DraftStatus, NewDraft};
 pub use events::{DraftEvent, DraftEventKind};
 pub use feedback::{FeedbackStats, ProductFeedback, edit_distance as drafts_edit_distance};

@@ -8,7 +8,7 @@
 mod cards;
 pub mod html;
 mod sections;
-mod svg;
+pub(crate) mod svg;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

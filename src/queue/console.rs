@@ -1,0 +1,434 @@
+//! What the review console reads from the queue: the ticket as a draft saw it
+//! ([`TicketContext`], stored with the draft so the page needs no helpdesk call), and pages of
+//! drafts by filter (status, product, confidence band, flags, ticket id or text), newest first,
+//! with a draft's neighbours in that order so an agent keeps their place after acting on it.
+//! Filters and pages are SQL over indexed columns (`drafts_console`, `drafts_by_time`).
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, params_from_iter};
+use serde::{Deserialize, Serialize};
+
+use super::drafts::DraftStatus;
+use super::{JobQueue, QueueError, from_ms};
+use crate::domain::Ticket;
+use crate::draft::confidence::ConfidenceBand;
+use crate::draft::thread::{AwaitingMessage, ThreadTurn, thread_until};
+
+/// The ticket a draft answers, as it was when drafted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TicketContext {
+    pub subject: String,
+    pub requester_id: Option<i64>,
+    /// Freshdesk's priority: 1 low, 2 medium, 3 high, 4 urgent.
+    pub priority: Option<i64>,
+    pub status: i64,
+    pub product_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    /// Public turns (customer messages and agent replies) up to the message drafted for,
+    /// cleaned of quoted history and signatures, oldest first. Private notes never appear.
+    pub thread: Vec<ThreadTurn>,
+}
+
+impl TicketContext {
+    pub fn of(ticket: &Ticket, message: AwaitingMessage) -> Self {
+        Self {
+            subject: ticket.subject.clone(),
+            requester_id: ticket.requester_id,
+            priority: ticket.priority,
+            status: ticket.status,
+            product_id: ticket.product_id,
+            created_at: ticket.created_at,
+            thread: thread_until(ticket, message),
+        }
+    }
+}
+
+/// Which drafts a console page lists. Every field narrows; `None` does not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueFilter {
+    pub status: Option<DraftStatus>,
+    /// A product key (Freshdesk product id as text); `Some("")` lists drafts without one.
+    pub product: Option<String>,
+    pub band: Option<ConfidenceBand>,
+    /// `Some(true)`: only drafts with flags; `Some(false)`: only drafts without.
+    pub flagged: Option<bool>,
+    /// A ticket id (`123` or `#123`) or text in the subject, the draft or the customer's messages.
+    pub search: Option<String>,
+}
+
+/// One line of the queue.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueueRow {
+    pub id: String,
+    pub ticket_id: i64,
+    pub status: DraftStatus,
+    pub kind: String,
+    pub product: Option<String>,
+    pub confidence: f32,
+    pub subject: Option<String>,
+    pub flag_count: i64,
+    pub created_at: DateTime<Utc>,
+    /// The draft's first characters.
+    pub excerpt: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueuePage {
+    pub rows: Vec<QueueRow>,
+    /// Drafts matching the filter, over all pages.
+    pub total: u64,
+    /// 1-based.
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl QueuePage {
+    pub fn pages(&self) -> u64 {
+        self.total.div_ceil(self.per_page.max(1)).max(1)
+    }
+}
+
+/// A draft's place in a filtered queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Neighbours {
+    pub previous: Option<String>,
+    pub next: Option<String>,
+    /// 1-based position of the draft (counting it whether or not it still matches).
+    pub position: u64,
+    pub total: u64,
+}
+
+/// `LIKE` pattern for a literal substring (`\` escapes `%` and `_`).
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The WHERE clause of a filter and its parameters.
+fn where_clause(filter: &QueueFilter) -> (String, Vec<SqlValue>) {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<SqlValue> = Vec::new();
+    if let Some(status) = filter.status {
+        values.push(SqlValue::Text(status.as_str().into()));
+        conditions.push(format!("status = ?{}", values.len()));
+    }
+    match filter.product.as_deref() {
+        Some("") => conditions.push("product IS NULL".into()),
+        Some(product) => {
+            values.push(SqlValue::Text(product.into()));
+            conditions.push(format!("product = ?{}", values.len()));
+        }
+        None => {}
+    }
+    if let Some(band) = &filter.band {
+        values.push(SqlValue::Real(f64::from(band.range[0])));
+        let from = values.len();
+        if band.range[1] >= 1.0 {
+            conditions.push(format!("confidence >= ?{from}"));
+        } else {
+            values.push(SqlValue::Real(f64::from(band.range[1])));
+            conditions.push(format!(
+                "confidence >= ?{from} AND confidence < ?{}",
+                values.len()
+            ));
+        }
+    }
+    match filter.flagged {
+        Some(true) => conditions.push("flag_count > 0".into()),
+        Some(false) => conditions.push("flag_count = 0".into()),
+        None => {}
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim)
+        && !search.is_empty()
+    {
+        values.push(SqlValue::Text(like_pattern(search)));
+        let pattern = values.len();
+        let text = format!(
+            "subject LIKE ?{pattern} ESCAPE '\\' OR draft_text LIKE ?{pattern} ESCAPE '\\' \
+             OR ticket_json LIKE ?{pattern} ESCAPE '\\'"
+        );
+        match search.trim_start_matches('#').parse::<i64>() {
+            Ok(ticket_id) => {
+                values.push(SqlValue::Integer(ticket_id));
+                conditions.push(format!("(ticket_id = ?{} OR {text})", values.len()));
+            }
+            Err(_) => conditions.push(format!("({text})")),
+        }
+    }
+    let clause = if conditions.is_empty() {
+        "1".to_string()
+    } else {
+        conditions.join(" AND ")
+    };
+    (clause, values)
+}
+
+const ROW_COLUMNS: &str = "id, ticket_id, status, kind, product, confidence, subject, flag_count, \
+     created_at, substr(draft_text, 1, 180)";
+
+fn row_from(row: &rusqlite::Row<'_>) -> rusqlite::Result<QueueRow> {
+    Ok(QueueRow {
+        id: row.get(0)?,
+        ticket_id: row.get(1)?,
+        status: DraftStatus::parse(&row.get::<_, String>(2)?),
+        kind: row.get(3)?,
+        product: row.get(4)?,
+        confidence: row.get::<_, f64>(5)? as f32,
+        subject: row.get(6)?,
+        flag_count: row.get(7)?,
+        created_at: from_ms(row.get(8)?),
+        excerpt: row.get(9)?,
+    })
+}
+
+impl JobQueue {
+    /// One page of drafts matching `filter`, newest first (`page` is 1-based).
+    pub async fn queue_page(
+        &self,
+        filter: &QueueFilter,
+        page: u64,
+        per_page: u64,
+    ) -> Result<QueuePage, QueueError> {
+        let (clause, values) = where_clause(filter);
+        let per_page = per_page.clamp(1, 500);
+        self.with(move |connection| {
+            let total: i64 = connection.query_row(
+                &format!("SELECT COUNT(*) FROM drafts WHERE {clause}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            let total = total.max(0) as u64;
+            let pages = total.div_ceil(per_page).max(1);
+            let page = page.clamp(1, pages);
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM drafts WHERE {clause}
+                 ORDER BY created_at DESC, id LIMIT {per_page} OFFSET {}",
+                (page - 1) * per_page
+            ))?;
+            let rows = statement
+                .query_map(params_from_iter(values.iter()), row_from)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(QueuePage {
+                rows,
+                total,
+                page,
+                per_page,
+            })
+        })
+        .await
+    }
+
+    /// The drafts before and after `id` in the order of `filter`'s queue (newest first). Works
+    /// for a draft that no longer matches (just approved): its neighbours are where it was.
+    pub async fn neighbours(
+        &self,
+        filter: &QueueFilter,
+        id: &str,
+    ) -> Result<Neighbours, QueueError> {
+        let (clause, values) = where_clause(filter);
+        let id = id.to_string();
+        self.with(move |connection| {
+            let Some(created_at) = connection
+                .query_row("SELECT created_at FROM drafts WHERE id=?1", [&id], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .optional()?
+            else {
+                return Ok(Neighbours::default());
+            };
+            let mut with_position = values.clone();
+            with_position.push(SqlValue::Integer(created_at));
+            let at = with_position.len();
+            with_position.push(SqlValue::Text(id.clone()));
+            let me = with_position.len();
+            let newer = format!("(created_at > ?{at} OR (created_at = ?{at} AND id < ?{me}))");
+            let older = format!("(created_at < ?{at} OR (created_at = ?{at} AND id > ?{me}))");
+            let one = |condition: &str, order: &str| -> rusqlite::Result<Option<String>> {
+                connection
+                    .query_row(
+                        &format!(
+                            "SELECT id FROM drafts WHERE {clause} AND {condition} ORDER BY {order} LIMIT 1"
+                        ),
+                        params_from_iter(with_position.iter()),
+                        |row| row.get(0),
+                    )
+                    .optional()
+            };
+            let previous = one(&newer, "created_at ASC, id DESC")?;
+            let next = one(&older, "created_at DESC, id ASC")?;
+            let before: i64 = connection.query_row(
+                &format!("SELECT COUNT(*) FROM drafts WHERE {clause} AND {newer}"),
+                params_from_iter(with_position.iter()),
+                |row| row.get(0),
+            )?;
+            let total: i64 = connection.query_row(
+                &format!("SELECT COUNT(*) FROM drafts WHERE {clause}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            Ok(Neighbours {
+                previous,
+                next,
+                position: before.max(0) as u64 + 1,
+                total: total.max(0) as u64,
+            })
+        })
+        .await
+    }
+
+    /// Products that have drafts in `status` (all when `None`), with their counts; `None` is
+    /// drafts without a product.
+    pub async fn draft_products(
+        &self,
+        status: Option<DraftStatus>,
+    ) -> Result<Vec<(Option<String>, u64)>, QueueError> {
+        self.with(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT product, COUNT(*) FROM drafts WHERE ?1 IS NULL OR status = ?1
+                 GROUP BY product ORDER BY product",
+            )?;
+            let rows = statement.query_map([status.map(DraftStatus::as_str)], |row| {
+                Ok((row.get(0)?, row.get::<_, i64>(1)?.max(0) as u64))
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::draft::confidence::band_of;
+    use crate::queue::NewDraft;
+
+    fn draft(ticket_id: i64, product: &str, confidence: f32, flags: usize, text: &str) -> NewDraft {
+        NewDraft {
+            id: format!("d{ticket_id}"),
+            ticket_id,
+            message_id: 0,
+            revision: 0,
+            status: DraftStatus::Pending,
+            kind: "retrieval_only".into(),
+            product: Some(product.into()),
+            confidence,
+            draft_text: text.into(),
+            note_html: String::new(),
+            draft: serde_json::json!({"flags": vec!["mentions a refund"; flags]}),
+            ticket: Some(TicketContext {
+                subject: format!("Subject {ticket_id}"),
+                requester_id: Some(5),
+                priority: Some(2),
+                status: 2,
+                product_id: product.parse().ok(),
+                created_at: Utc::now(),
+                thread: vec![ThreadTurn {
+                    from_customer: true,
+                    text: format!("customer words {ticket_id}"),
+                    at: Utc::now(),
+                }],
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn filters_pages_and_neighbours_follow_the_queue_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = JobQueue::open(&dir.path().join("q.sqlite"), 3).unwrap();
+        for ticket in 1..=30 {
+            let product = if ticket % 3 == 0 { "8" } else { "7" };
+            let confidence = if ticket % 2 == 0 { 0.9 } else { 0.6 };
+            let text = if ticket == 17 {
+                "Your 100% refund"
+            } else {
+                "Reset it"
+            };
+            queue
+                .insert_draft(draft(ticket, product, confidence, ticket as usize % 4, text))
+                .await
+                .unwrap();
+            // Distinct creation times: the order is by time, newest first.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        queue.reject("d30", "wrong", "t").await.unwrap();
+        let pending = QueueFilter {
+            status: Some(DraftStatus::Pending),
+            ..QueueFilter::default()
+        };
+        let first = queue.queue_page(&pending, 1, 10).await.unwrap();
+        assert_eq!((first.total, first.pages()), (29, 3));
+        let ids: Vec<i64> = first.rows.iter().map(|r| r.ticket_id).collect();
+        assert_eq!(ids, (20..=29).rev().collect::<Vec<_>>());
+        assert_eq!(first.rows[0].subject.as_deref(), Some("Subject 29"));
+        let last = queue.queue_page(&pending, 99, 10).await.unwrap();
+        assert_eq!((last.page, last.rows.len()), (3, 9));
+
+        let narrow = QueueFilter {
+            product: Some("8".into()),
+            band: Some(band_of(0.9)),
+            flagged: Some(true),
+            ..pending.clone()
+        };
+        let page = queue.queue_page(&narrow, 1, 50).await.unwrap();
+        let ids: Vec<i64> = page.rows.iter().map(|r| r.ticket_id).collect();
+        // Product 8 (multiples of 3), high band (even), flagged (not a multiple of 4), pending.
+        assert_eq!(ids, vec![18, 6]);
+        let unflagged = QueueFilter {
+            flagged: Some(false),
+            ..narrow.clone()
+        };
+        let ids: Vec<i64> = queue
+            .queue_page(&unflagged, 1, 50)
+            .await
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| r.ticket_id)
+            .collect();
+        assert_eq!(ids, vec![24, 12]);
+
+        for (search, expected) in [
+            ("#17", vec![17]),
+            ("100%", vec![17]),
+            ("REFUND", vec![17]),
+            ("customer words 21", vec![21]),
+            ("Subject 2", (20..=29).rev().chain([2]).collect()),
+        ] {
+            let filter = QueueFilter {
+                search: Some(search.into()),
+                ..pending.clone()
+            };
+            let ids: Vec<i64> = queue
+                .queue_page(&filter, 1, 50)
+                .await
+                .unwrap()
+                .rows
+                .iter()
+                .map(|r| r.ticket_id)
+                .collect();
+            assert_eq!(ids, expected, "{search}");
+        }
+
+        let place = queue.neighbours(&pending, "d25").await.unwrap();
+        assert_eq!(place.previous.as_deref(), Some("d26"));
+        assert_eq!(place.next.as_deref(), Some("d24"));
+        assert_eq!((place.position, place.total), (5, 29));
+        // Acting on a draft keeps its place: once rejected, its neighbours are unchanged.
+        queue.reject("d25", "wrong", "t").await.unwrap();
+        let after = queue.neighbours(&pending, "d25").await.unwrap();
+        assert_eq!(after.next.as_deref(), Some("d24"));
+        assert_eq!(after.previous.as_deref(), Some("d26"));
+        let products = queue
+            .draft_products(Some(DraftStatus::Pending))
+            .await
+            .unwrap();
+        assert_eq!(
+            products,
+            vec![(Some("7".into()), 19), (Some("8".into()), 9)]
+        );
+    }
+}
