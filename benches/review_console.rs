@@ -162,10 +162,19 @@ async fn run() -> serde_json::Value {
     let scenarios = vec![
         ("pending, first page", query(json!({}))),
         ("any status, first page", query(json!({"status": "all"}))),
-        ("any status, page 100", query(json!({"status": "all", "page": 100}))),
+        (
+            "any status, page 100",
+            query(json!({"status": "all", "page": 100})),
+        ),
         ("one product", query(json!({"product": "3"}))),
-        ("high band with flags", query(json!({"band": "high", "flags": "with"}))),
-        ("text search, any status", query(json!({"status": "all", "q": "invoice address"}))),
+        (
+            "high band with flags",
+            query(json!({"band": "high", "flags": "with"})),
+        ),
+        (
+            "text search, any status",
+            query(json!({"status": "all", "q": "invoice address"})),
+        ),
         ("ticket id", query(json!({"status": "all", "q": "#104321"}))),
     ];
     let mut results = serde_json::Map::new();

@@ -19,14 +19,13 @@ mod keyboard;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use ::deskdraft::domain::Ticket;
 use chrono::Utc;
 use deskdraft::{FIRST_NEW_TICKET, KEY, REVIEW_TOKEN, http, ingested_data_dir, repo, start_server};
-use ::deskdraft::domain::Ticket;
 use keyboard::{press, type_text};
 use serde_json::{Value, json};
 use support::cdp::Browser;
 use support::freshdesk_stand_in::{Bundle, StandIn, StandInConfig};
-
 
 fn say(message: &str) {
     use std::io::Write;
@@ -210,7 +209,10 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
     let server = start_server(
         data.path(),
         &stand_in,
-        &[("DESKDRAFT_SERVE__SIMULATION_REPORT_DIR", report_dir.as_str())],
+        &[(
+            "DESKDRAFT_SERVE__SIMULATION_REPORT_DIR",
+            report_dir.as_str(),
+        )],
     )
     .await;
     for ticket in &new {
@@ -219,21 +221,37 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
     let drafts = server.get("/api/drafts?status=pending", REVIEW_TOKEN).await;
     let pending: Vec<&Value> = drafts.as_array().unwrap().iter().collect();
     let of_product = |p: &str| pending.iter().filter(|d| d["product"] == p).count();
-    assert!(of_product("1") >= 2, "two drafts of product 1 to work through: {drafts}");
+    assert!(
+        of_product("1") >= 2,
+        "two drafts of product 1 to work through: {drafts}"
+    );
 
-    browser.call("Emulation.setFocusEmulationEnabled", json!({"enabled": true})).await;
+    browser
+        .call(
+            "Emulation.setFocusEmulationEnabled",
+            json!({"enabled": true}),
+        )
+        .await;
     viewport(&mut browser, 1280, 900).await;
     browser.navigate(&format!("{}/login", server.url)).await;
-    browser.wait_for("document.activeElement && document.activeElement.id === 'token'").await;
+    browser
+        .wait_for("document.activeElement && document.activeElement.id === 'token'")
+        .await;
     type_text(&mut browser, REVIEW_TOKEN).await;
     press(&mut browser, "Enter").await;
-    browser.wait_for("document.body.dataset.page === 'queue'").await;
-    let listed = browser.eval("document.querySelectorAll('tr.row').length").await;
+    browser
+        .wait_for("document.body.dataset.page === 'queue'")
+        .await;
+    let listed = browser
+        .eval("document.querySelectorAll('tr.row').length")
+        .await;
     assert_eq!(listed.as_u64().unwrap() as usize, pending.len());
 
     // Filter by product: f focuses the product filter, arrows choose, Enter applies.
     press(&mut browser, "f").await;
-    browser.wait_for("document.activeElement.id === 'filter-product'").await;
+    browser
+        .wait_for("document.activeElement.id === 'filter-product'")
+        .await;
     for _ in 0..6 {
         if browser.eval("document.activeElement.value").await == "1" {
             break;
@@ -242,7 +260,9 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
     }
     assert_eq!(browser.eval("document.activeElement.value").await, "1");
     press(&mut browser, "Enter").await;
-    browser.wait_for("location.search.includes('product=1')").await;
+    browser
+        .wait_for("location.search.includes('product=1')")
+        .await;
     let rows = browser
         .eval("[...document.querySelectorAll('tr.row')].map(r => r.textContent)")
         .await;
@@ -250,7 +270,10 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
     assert_eq!(rows.len(), of_product("1"), "{rows:?}");
     for row in rows {
         let row = row.as_str().unwrap();
-        assert!(row.contains("Brew One smart kettle"), "a product name, not an id: {row}");
+        assert!(
+            row.contains("Brew One smart kettle"),
+            "a product name, not an id: {row}"
+        );
         assert!(!row.contains("1.00"), "no bare confidence: {row}");
     }
     shot(&mut browser, 1280, "queue-desktop.png").await;
@@ -259,9 +282,13 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
 
     // Open the first draft: j focuses it, Enter opens it.
     press(&mut browser, "j").await;
-    browser.wait_for("document.activeElement.classList.contains('row-link')").await;
+    browser
+        .wait_for("document.activeElement.classList.contains('row-link')")
+        .await;
     press(&mut browser, "Enter").await;
-    browser.wait_for("document.body.dataset.page === 'draft'").await;
+    browser
+        .wait_for("document.body.dataset.page === 'draft'")
+        .await;
     let first_id = browser
         .eval("location.pathname.split('/').pop()")
         .await
@@ -272,11 +299,29 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
     let ticket_id = first["ticket_id"].as_i64().unwrap();
     let ticket = new.iter().find(|t| t.id == ticket_id).unwrap();
     assert_eq!(text(&mut browser, "#ticket-title").await, ticket.subject);
-    assert_eq!(text(&mut browser, "#product").await, "Brew One smart kettle");
+    assert_eq!(
+        text(&mut browser, "#product").await,
+        "Brew One smart kettle"
+    );
     let requester = ticket.requester_id.unwrap();
-    assert!(text(&mut browser, "#requester").await.contains(&format!("Customer {requester}")));
-    let link = browser.eval("document.getElementById('freshdesk-link').href").await;
-    assert_eq!(link, format!("{}/a/tickets/{ticket_id}", stand_in.base_url().trim_end_matches('/').trim_end_matches("/api/v2")));
+    assert!(
+        text(&mut browser, "#requester")
+            .await
+            .contains(&format!("Customer {requester}"))
+    );
+    let link = browser
+        .eval("document.getElementById('freshdesk-link').href")
+        .await;
+    assert_eq!(
+        link,
+        format!(
+            "{}/a/tickets/{ticket_id}",
+            stand_in
+                .base_url()
+                .trim_end_matches('/')
+                .trim_end_matches("/api/v2")
+        )
+    );
     let words: String = ticket
         .description_text
         .clone()
@@ -287,11 +332,21 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
         .join(" ");
     let thread = text(&mut browser, "#thread").await;
     let thread = thread.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(thread.contains(&words), "the customer's message {words:?} in {thread}");
+    assert!(
+        thread.contains(&words),
+        "the customer's message {words:?} in {thread}"
+    );
     let confidence = text(&mut browser, "#confidence").await;
-    assert!(confidence.contains("confidence") && confidence.contains("Simulation:"), "{confidence}");
+    assert!(
+        confidence.contains("confidence") && confidence.contains("Simulation:"),
+        "{confidence}"
+    );
     assert!(!confidence.contains("1.00 "), "{confidence}");
-    assert!(text(&mut browser, ".shortcuts").await.contains("approve and send"));
+    assert!(
+        text(&mut browser, ".shortcuts")
+            .await
+            .contains("approve and send")
+    );
     shot(&mut browser, 1280, "draft-desktop.png").await;
     shot(&mut browser, 390, "draft-narrow.png").await;
     viewport(&mut browser, 1280, 900).await;
@@ -304,10 +359,14 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
 
     // Edit (e), leave the editor (Esc), approve (a): the next draft of the list opens.
     press(&mut browser, "e").await;
-    browser.wait_for("document.activeElement.id === 'reply-text'").await;
+    browser
+        .wait_for("document.activeElement.id === 'reply-text'")
+        .await;
     type_text(&mut browser, "\n\nEdited by keyboard.").await;
     press(&mut browser, "Escape").await;
-    browser.wait_for("document.activeElement.id !== 'reply-text'").await;
+    browser
+        .wait_for("document.activeElement.id !== 'reply-text'")
+        .await;
     press(&mut browser, "a").await;
     browser
         .wait_for(&format!(
@@ -315,8 +374,18 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
         ))
         .await;
     let flash = text(&mut browser, "#flash").await;
-    assert!(flash.contains(&format!("#{ticket_id}")) && flash.contains("approved"), "{flash}");
-    assert!(browser.eval("location.search").await.as_str().unwrap().contains("product=1"));
+    assert!(
+        flash.contains(&format!("#{ticket_id}")) && flash.contains("approved"),
+        "{flash}"
+    );
+    assert!(
+        browser
+            .eval("location.search")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("product=1")
+    );
     let second_id = browser
         .eval("location.pathname.split('/').pop()")
         .await
@@ -326,40 +395,75 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
 
     // Reject the next with a reason: r, type, Enter.
     press(&mut browser, "r").await;
-    browser.wait_for("document.activeElement.id === 'reject-reason'").await;
+    browser
+        .wait_for("document.activeElement.id === 'reject-reason'")
+        .await;
     type_text(&mut browser, "Wrong product").await;
     press(&mut browser, "Enter").await;
     browser.wait_for("(document.getElementById('flash') || {textContent: ''}).textContent.includes('rejected')").await;
 
     let approved = draft_of(&server, &first_id).await;
-    assert!(matches!(approved["status"].as_str(), Some("sending" | "approved")), "{approved}");
-    assert!(approved["sent_text"].as_str().unwrap().ends_with("Edited by keyboard."), "{approved}");
+    assert!(
+        matches!(approved["status"].as_str(), Some("sending" | "approved")),
+        "{approved}"
+    );
+    assert!(
+        approved["sent_text"]
+            .as_str()
+            .unwrap()
+            .ends_with("Edited by keyboard."),
+        "{approved}"
+    );
     let rejected = draft_of(&server, &second_id).await;
     assert_eq!(rejected["status"], "rejected", "{rejected}");
     assert_eq!(rejected["reject_reason"], "Wrong product");
     let started = Instant::now();
     while !stand_in.ticket(ticket_id).is_some_and(|t| {
-        t.conversations.iter().any(|c| !c.private && !c.incoming && c.body.contains("Edited by keyboard."))
+        t.conversations
+            .iter()
+            .any(|c| !c.private && !c.incoming && c.body.contains("Edited by keyboard."))
     }) {
-        assert!(started.elapsed() < Duration::from_secs(60), "the approved reply was not sent");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the approved reply was not sent"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // Back to the queue (q): the list kept its filter.
     press(&mut browser, "q").await;
-    browser.wait_for("document.body.dataset.page === 'queue'").await;
-    assert!(browser.eval("location.search").await.as_str().unwrap().contains("product=1"));
+    browser
+        .wait_for("document.body.dataset.page === 'queue'")
+        .await;
+    assert!(
+        browser
+            .eval("location.search")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("product=1")
+    );
     if let Some(axe) = &axe {
         violations.push(("queue", axe_violations(&mut browser, axe).await));
     }
 
     // The lead's view (l): live figures, both curves, knowledge gaps, the report.
     press(&mut browser, "l").await;
-    browser.wait_for("document.body.dataset.page === 'lead'").await;
+    browser
+        .wait_for("document.body.dataset.page === 'lead'")
+        .await;
     let lead = text(&mut browser, "main").await;
-    assert!(lead.contains("descaling the Brew One"), "knowledge gaps shown");
+    assert!(
+        lead.contains("descaling the Brew One"),
+        "knowledge gaps shown"
+    );
     assert!(lead.contains("the simulation suggests 0.25"), "{lead}");
-    assert!(browser.eval("!!document.querySelector('#chart-risk svg')").await == true);
+    assert!(
+        browser
+            .eval("!!document.querySelector('#chart-risk svg')")
+            .await
+            == true
+    );
     shot(&mut browser, 1280, "lead-desktop.png").await;
     shot(&mut browser, 390, "lead-narrow.png").await;
     viewport(&mut browser, 1280, 900).await;
@@ -371,7 +475,10 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
         .send()
         .await
         .unwrap();
-    assert!(report.url().path().ends_with("/login"), "the report needs a session");
+    assert!(
+        report.url().path().ends_with("/login"),
+        "the report needs a session"
+    );
     for (page, found) in &violations {
         assert!(found.is_empty(), "axe-core on the {page} page: {found:#?}");
     }

@@ -348,7 +348,13 @@ mod tests {
                 "Reset it"
             };
             queue
-                .insert_draft(draft(ticket, product, confidence, ticket as usize % 4, text))
+                .insert_draft(draft(
+                    ticket,
+                    product,
+                    confidence,
+                    ticket as usize % 4,
+                    text,
+                ))
                 .await
                 .unwrap();
             // Distinct creation times: the order is by time, newest first.

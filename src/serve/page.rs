@@ -177,7 +177,13 @@ pub struct RejectForm {
 /// Where an agent goes after acting on a draft: the next draft of the list they were in (the
 /// filter re-parsed, so nothing but a filter gets through), told what happened; the list itself
 /// when the draft was its last.
-async fn after_action(state: &ServeState, id: &str, ticket_id: i64, back: &str, done: &str) -> String {
+async fn after_action(
+    state: &ServeState,
+    id: &str,
+    ticket_id: i64,
+    back: &str,
+    done: &str,
+) -> String {
     let kept = serde_urlencoded_query(back).filter_only();
     let next = state
         .queue
@@ -199,18 +205,19 @@ async fn after_action(state: &ServeState, id: &str, ticket_id: i64, back: &str, 
 }
 
 fn serde_urlencoded_query(text: &str) -> ConsoleQuery {
-    let pairs: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(text.as_bytes())
-        .map(|(k, v)| {
-            let value = match k.as_ref() {
-                "page" | "ticket" => v
-                    .parse::<u64>()
-                    .map(serde_json::Value::from)
-                    .unwrap_or(serde_json::Value::Null),
-                _ => serde_json::Value::String(v.into_owned()),
-            };
-            (k.into_owned(), value)
-        })
-        .collect();
+    let pairs: serde_json::Map<String, serde_json::Value> =
+        url::form_urlencoded::parse(text.as_bytes())
+            .map(|(k, v)| {
+                let value = match k.as_ref() {
+                    "page" | "ticket" => v
+                        .parse::<u64>()
+                        .map(serde_json::Value::from)
+                        .unwrap_or(serde_json::Value::Null),
+                    _ => serde_json::Value::String(v.into_owned()),
+                };
+                (k.into_owned(), value)
+            })
+            .collect();
     serde_json::from_value(serde_json::Value::Object(pairs)).unwrap_or_default()
 }
 
@@ -243,7 +250,14 @@ pub async fn approve_form(
     };
     match approve(&state, &id, body).await {
         Ok(outcome) => {
-            let to = after_action(&state, &id, outcome.draft().ticket_id, &form.back, "approved").await;
+            let to = after_action(
+                &state,
+                &id,
+                outcome.draft().ticket_id,
+                &form.back,
+                "approved",
+            )
+            .await;
             let remember = agent_email
                 .map(|email| {
                     format!(

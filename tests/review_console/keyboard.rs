@@ -46,5 +46,7 @@ pub async fn press(browser: &mut Browser, key: &str) {
 
 /// Types text into the focused field, as an input method would.
 pub async fn type_text(browser: &mut Browser, text: &str) {
-    browser.call("Input.insertText", json!({"text": text})).await;
+    browser
+        .call("Input.insertText", json!({"text": text}))
+        .await;
 }

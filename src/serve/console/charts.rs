@@ -52,7 +52,12 @@ fn legend(svg: &mut String, x: f64) {
 pub fn outcome_bars(id: &str, title: &str, rows: &[(String, &OutcomeCounts)]) -> String {
     let (width, label_w, row_h, top) = (720.0, 170.0, 26.0, 28.0);
     let height = top + row_h * rows.len().max(1) as f64 + 8.0;
-    let most = rows.iter().map(|(_, c)| c.answered).max().unwrap_or(0).max(1) as f64;
+    let most = rows
+        .iter()
+        .map(|(_, c)| c.answered)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let plot_w = width - label_w - 60.0;
     let desc = rows
         .iter()
@@ -105,7 +110,12 @@ pub fn outcome_bars(id: &str, title: &str, rows: &[(String, &OutcomeCounts)]) ->
 pub fn daily_outcomes(id: &str, title: &str, days: &[(String, &OutcomeCounts)]) -> String {
     let (width, height, left, right, top, bottom) = (720.0, 300.0, 44.0, 52.0, 30.0, 46.0);
     let (plot_w, plot_h) = (width - left - right, height - top - bottom);
-    let most = days.iter().map(|(_, c)| c.answered).max().unwrap_or(0).max(1) as f64;
+    let most = days
+        .iter()
+        .map(|(_, c)| c.answered)
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
     let slot = plot_w / days.len().max(1) as f64;
     let desc = days
         .iter()

@@ -147,7 +147,10 @@ pub async fn draft_page(
 fn unavailable(error: &QueueError) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        plain("deskdraft", &format!("<p>{}</p>", escape(&error.to_string()))),
+        plain(
+            "deskdraft",
+            &format!("<p>{}</p>", escape(&error.to_string())),
+        ),
     )
         .into_response()
 }

@@ -69,7 +69,10 @@ pub fn highlight(text: &str, flags: &[String]) -> Highlighted {
     ranges.sort();
     let mut kept: Vec<(usize, usize, usize)> = Vec::new();
     for range in ranges {
-        if kept.last().is_none_or(|last| range.0 >= last.1) && text.is_char_boundary(range.0) && text.is_char_boundary(range.1) {
+        if kept.last().is_none_or(|last| range.0 >= last.1)
+            && text.is_char_boundary(range.0)
+            && text.is_char_boundary(range.1)
+        {
             kept.push(range);
         }
     }
@@ -112,19 +115,54 @@ mod tests {
             "adapted from past case 12 (3 days old): check details still apply".to_string(),
         ];
         let shown = highlight(text, &flags);
-        assert!(shown.html.contains("<mark id=\"flag-0-0\" data-flag=\"0\">Refund</mark>"), "{}", shown.html);
-        assert!(shown.html.contains("<mark id=\"flag-0-1\" data-flag=\"0\">Refunds</mark>"), "{}", shown.html);
-        assert!(shown.html.contains("<mark id=\"flag-1-0\" data-flag=\"1\">within</mark>"), "{}", shown.html);
-        assert!(shown.html.contains("<mark id=\"flag-1-1\" data-flag=\"1\">business days</mark>"), "{}", shown.html);
-        assert!(shown.html.contains("&lt;today&gt;"), "escaped: {}", shown.html);
+        assert!(
+            shown
+                .html
+                .contains("<mark id=\"flag-0-0\" data-flag=\"0\">Refund</mark>"),
+            "{}",
+            shown.html
+        );
+        assert!(
+            shown
+                .html
+                .contains("<mark id=\"flag-0-1\" data-flag=\"0\">Refunds</mark>"),
+            "{}",
+            shown.html
+        );
+        assert!(
+            shown
+                .html
+                .contains("<mark id=\"flag-1-0\" data-flag=\"1\">within</mark>"),
+            "{}",
+            shown.html
+        );
+        assert!(
+            shown
+                .html
+                .contains("<mark id=\"flag-1-1\" data-flag=\"1\">business days</mark>"),
+            "{}",
+            shown.html
+        );
+        assert!(
+            shown.html.contains("&lt;today&gt;"),
+            "escaped: {}",
+            shown.html
+        );
         assert_eq!(shown.flags[0].occurrences, 2);
         assert_eq!(shown.flags[2].first_mark, None);
         let model = highlight(
             "See [link removed] for a 10% discount.",
-            &["removed an address no cited source contains: x.example".to_string(),
-              "mentions a discount that no cited source supports: confirm before sending".to_string()],
+            &[
+                "removed an address no cited source contains: x.example".to_string(),
+                "mentions a discount that no cited source supports: confirm before sending"
+                    .to_string(),
+            ],
         );
-        assert!(model.html.contains(">[link removed]</mark>"), "{}", model.html);
+        assert!(
+            model.html.contains(">[link removed]</mark>"),
+            "{}",
+            model.html
+        );
         assert!(model.html.contains(">discount</mark>"), "{}", model.html);
     }
 }

@@ -33,7 +33,10 @@ pub async fn lead_page(State(state): State<ServeState>, headers: HeaderMap) -> R
         Err(error) => {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
-                plain("deskdraft", &format!("<p>{}</p>", escape(&error.to_string()))),
+                plain(
+                    "deskdraft",
+                    &format!("<p>{}</p>", escape(&error.to_string())),
+                ),
             )
                 .into_response();
         }
@@ -53,7 +56,10 @@ pub async fn lead_page(State(state): State<ServeState>, headers: HeaderMap) -> R
     main.push_str(&breakdowns(&live, &names));
     main.push_str(&bands_table(&live, summary.as_ref()));
     main.push_str(&risk_coverage(&live, summary.as_ref(), threshold));
-    main.push_str(&knowledge_gaps(summary.as_ref(), state.console.report_dir.is_some()));
+    main.push_str(&knowledge_gaps(
+        summary.as_ref(),
+        state.console.report_dir.is_some(),
+    ));
     main.push_str(&shortcuts(&[("g", "review queue"), ("l", "lead's view")]));
     shell(
         "deskdraft: lead's view",
@@ -149,7 +155,10 @@ fn tiles(live: &LiveQuality, feedback: &FeedbackStats) -> String {
     ));
     html.push_str(&tile(percent(o.mean_edit_distance), "mean edit distance"));
     html.push_str(&tile(
-        format!("{} / {} / {} / {}", o.as_drafted, o.edited, o.rewritten, o.not_used),
+        format!(
+            "{} / {} / {} / {}",
+            o.as_drafted, o.edited, o.rewritten, o.not_used
+        ),
         "as drafted / edited / rewritten / not used",
     ));
     html.push_str(&tile(percent(live.links_kept_rate), "cited links kept"));
@@ -158,10 +167,15 @@ fn tiles(live: &LiveQuality, feedback: &FeedbackStats) -> String {
             .map_or("–".into(), |m| format!("{m:.0} min")),
         "median time to the reply",
     ));
-    html.push_str("</div><h3>Decisions on the review page</h3><div class=\"tiles\" id=\"review-tiles\">");
+    html.push_str(
+        "</div><h3>Decisions on the review page</h3><div class=\"tiles\" id=\"review-tiles\">",
+    );
     html.push_str(&tile(feedback.pending.to_string(), "waiting for review"));
     html.push_str(&tile(
-        format!("{} ({} unedited)", feedback.approved, feedback.approved_unedited),
+        format!(
+            "{} ({} unedited)",
+            feedback.approved, feedback.approved_unedited
+        ),
         "approved",
     ));
     html.push_str(&tile(feedback.rejected.to_string(), "rejected"));
@@ -284,7 +298,12 @@ fn risk_coverage(live: &LiveQuality, summary: Option<&Value>, configured: f32) -
     let live_coverage: Vec<(f64, Option<f64>)> = live
         .risk_coverage
         .iter()
-        .map(|p| (f64::from(p.threshold), (p.drafts > 0 || live.overall.answered > 0).then_some(p.coverage)))
+        .map(|p| {
+            (
+                f64::from(p.threshold),
+                (p.drafts > 0 || live.overall.answered > 0).then_some(p.coverage),
+            )
+        })
         .collect();
     let simulated: Vec<&Value> = summary
         .and_then(|s| s["risk_coverage"].as_array())
@@ -297,12 +316,28 @@ fn risk_coverage(live: &LiveQuality, summary: Option<&Value>, configured: f32) -
             .collect()
     };
     let mut series = vec![
-        Series { name: "live precision", color: "#2c5cc5", points: live_precision },
-        Series { name: "live coverage", color: "#7b9be0", points: live_coverage },
+        Series {
+            name: "live precision",
+            color: "#2c5cc5",
+            points: live_precision,
+        },
+        Series {
+            name: "live coverage",
+            color: "#7b9be0",
+            points: live_coverage,
+        },
     ];
     if !simulated.is_empty() {
-        series.push(Series { name: "simulated precision", color: "#a04500", points: sim("precision") });
-        series.push(Series { name: "simulated coverage", color: "#e0a060", points: sim("coverage") });
+        series.push(Series {
+            name: "simulated precision",
+            color: "#a04500",
+            points: sim("precision"),
+        });
+        series.push(Series {
+            name: "simulated coverage",
+            color: "#e0a060",
+            points: sim("coverage"),
+        });
     }
     let simulated_suggestion = summary.and_then(|s| s["suggested_threshold"]["threshold"].as_f64());
     let mut markers = vec![Marker {
@@ -311,10 +346,18 @@ fn risk_coverage(live: &LiveQuality, summary: Option<&Value>, configured: f32) -
         color: "#475867",
     }];
     if let Some(t) = live.suggested_threshold {
-        markers.push(Marker { x: f64::from(t), label: format!("live suggests {t:.2}"), color: "#2c5cc5" });
+        markers.push(Marker {
+            x: f64::from(t),
+            label: format!("live suggests {t:.2}"),
+            color: "#2c5cc5",
+        });
     }
     if let Some(t) = simulated_suggestion {
-        markers.push(Marker { x: t, label: format!("simulation suggests {t:.2}"), color: "#a04500" });
+        markers.push(Marker {
+            x: t,
+            label: format!("simulation suggests {t:.2}"),
+            color: "#a04500",
+        });
     }
     let chart = line_chart(
         "risk",
@@ -327,7 +370,8 @@ fn risk_coverage(live: &LiveQuality, summary: Option<&Value>, configured: f32) -
     let suggestion = format!(
         "<p id=\"suggested\">Target precision {}: live outcomes suggest {}; the simulation suggests {}; configured: {configured:.2}.</p>",
         percent(Some(live.target_precision)),
-        live.suggested_threshold.map_or("no threshold yet".into(), |t| format!("{t:.2}")),
+        live.suggested_threshold
+            .map_or("no threshold yet".into(), |t| format!("{t:.2}")),
         simulated_suggestion.map_or("nothing (no report)".into(), |t| format!("{t:.2}")),
     );
     let rows: String = live
@@ -406,7 +450,12 @@ fn objects_table(items: &[Value]) -> String {
         .map(|item| {
             let cells: String = columns
                 .iter()
-                .map(|c| format!("<td>{}</td>", escape(&scalar(&item[c.as_str()]).unwrap_or_default())))
+                .map(|c| {
+                    format!(
+                        "<td>{}</td>",
+                        escape(&scalar(&item[c.as_str()]).unwrap_or_default())
+                    )
+                })
                 .collect();
             format!("<tr>{cells}</tr>")
         })
@@ -428,14 +477,21 @@ fn knowledge_gaps(summary: Option<&Value>, configured: bool) -> String {
     };
     let sections: Vec<(&String, &Value)> = summary
         .as_object()
-        .map(|map| map.iter().filter(|(k, _)| k.to_lowercase().contains("gap")).collect())
+        .map(|map| {
+            map.iter()
+                .filter(|(k, _)| k.to_lowercase().contains("gap"))
+                .collect()
+        })
         .unwrap_or_default();
     if sections.is_empty() {
         html.push_str("<p class=\"muted\">The latest simulation report has no knowledge-gap section (it is written by newer simulations).</p>");
         return html;
     }
     for (name, value) in sections {
-        html.push_str(&format!("<section class=\"gaps\" data-section=\"{}\">", attribute(name)));
+        html.push_str(&format!(
+            "<section class=\"gaps\" data-section=\"{}\">",
+            attribute(name)
+        ));
         match value {
             Value::Array(items) => html.push_str(&objects_table(items)),
             Value::Object(map) => {
@@ -443,11 +499,19 @@ fn knowledge_gaps(summary: Option<&Value>, configured: bool) -> String {
                 for (key, field) in map {
                     match field {
                         Value::Array(items) if items.iter().any(Value::is_object) => {
-                            html.push_str(&format!("<h4>{}</h4>{}", escape(&key.replace('_', " ")), objects_table(items)));
+                            html.push_str(&format!(
+                                "<h4>{}</h4>{}",
+                                escape(&key.replace('_', " ")),
+                                objects_table(items)
+                            ));
                         }
                         other => {
                             if let Some(text) = scalar(other) {
-                                facts.push_str(&format!("<dt>{}</dt><dd>{}</dd>", escape(&key.replace('_', " ")), escape(&text)));
+                                facts.push_str(&format!(
+                                    "<dt>{}</dt><dd>{}</dd>",
+                                    escape(&key.replace('_', " ")),
+                                    escape(&text)
+                                ));
                             }
                         }
                     }
@@ -456,7 +520,10 @@ fn knowledge_gaps(summary: Option<&Value>, configured: bool) -> String {
                     html.push_str(&format!("<dl class=\"facts\">{facts}</dl>"));
                 }
             }
-            other => html.push_str(&format!("<p>{}</p>", escape(&scalar(other).unwrap_or_default()))),
+            other => html.push_str(&format!(
+                "<p>{}</p>",
+                escape(&scalar(other).unwrap_or_default())
+            )),
         }
         html.push_str("</section>");
     }
@@ -479,9 +546,14 @@ mod tests {
         assert!(html.contains("tickets without good source"), "{html}");
         assert!(html.contains("<td>invoice &lt;b&gt;</td>"), "{html}");
         assert!(html.contains("<td>1, 2</td>"), "{html}");
-        let list = knowledge_gaps(Some(&serde_json::json!({"gaps": ["billing", "returns"]})), true);
+        let list = knowledge_gaps(
+            Some(&serde_json::json!({"gaps": ["billing", "returns"]})),
+            true,
+        );
         assert!(list.contains("<li>billing</li>"), "{list}");
-        assert!(knowledge_gaps(Some(&serde_json::json!({})), true).contains("no knowledge-gap section"));
+        assert!(
+            knowledge_gaps(Some(&serde_json::json!({})), true).contains("no knowledge-gap section")
+        );
         assert!(knowledge_gaps(None, false).contains("No simulation report is configured"));
     }
 }

@@ -33,8 +33,7 @@ impl<T> Default for Cached<T> {
 
 impl<T> Cached<T> {
     fn fresh(&self) -> bool {
-        self.checked
-            .is_some_and(|(at, holds)| at.elapsed() < holds)
+        self.checked.is_some_and(|(at, holds)| at.elapsed() < holds)
     }
 }
 

@@ -108,6 +108,9 @@ mod tests {
             Some((1.0, 10))
         );
         assert_eq!(simulated_precision(&summary, &band_of(0.1)), None);
-        assert_eq!(simulated_precision(&serde_json::json!({}), &band_of(0.9)), None);
+        assert_eq!(
+            simulated_precision(&serde_json::json!({}), &band_of(0.9)),
+            None
+        );
     }
 }

@@ -95,13 +95,9 @@ impl ConsoleQuery {
         ConsoleQuery {
             status: Some(filter.status.map_or("all", DraftStatus::as_str).to_string())
                 .filter(|s| s != "pending"),
-            product: filter.product.map(|p| {
-                if p.is_empty() {
-                    "none".to_string()
-                } else {
-                    p
-                }
-            }),
+            product: filter
+                .product
+                .map(|p| if p.is_empty() { "none".to_string() } else { p }),
             band: filter.band.map(|b| b.label.to_string()),
             flags: filter
                 .flagged
@@ -161,7 +157,10 @@ pub async fn queue_page(
         Ok(html) => html.into_response(),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            plain("deskdraft", &format!("<p>{}</p>", escape(&error.to_string()))),
+            plain(
+                "deskdraft",
+                &format!("<p>{}</p>", escape(&error.to_string())),
+            ),
         )
             .into_response(),
     }
@@ -240,7 +239,9 @@ pub fn flash(done: &str, ticket: i64) -> String {
         "rejected" => "rejected",
         _ => return String::new(),
     };
-    format!("<p class=\"flash\" role=\"status\" id=\"flash\">Draft for ticket #{ticket} {what}.</p>")
+    format!(
+        "<p class=\"flash\" role=\"status\" id=\"flash\">Draft for ticket #{ticket} {what}.</p>"
+    )
 }
 
 fn option(value: &str, label: &str, selected: bool) -> String {
@@ -271,18 +272,10 @@ fn filters_form(
         .collect();
     labelled.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
     if !product.is_empty() && !labelled.iter().any(|(key, _, _)| key == product) {
-        labelled.push((
-            product.to_string(),
-            product_label(names, Some(product)),
-            0,
-        ));
+        labelled.push((product.to_string(), product_label(names, Some(product)), 0));
     }
     for (key, label, count) in labelled {
-        product_options.push_str(&option(
-            &key,
-            &format!("{label} ({count})"),
-            key == product,
-        ));
+        product_options.push_str(&option(&key, &format!("{label} ({count})"), key == product));
     }
     let band = kept.band.as_deref().unwrap_or("");
     let mut band_options = option("", "All bands", band.is_empty());
@@ -319,11 +312,7 @@ fn filters_form(
 pub fn band_name(label: &str) -> String {
     let mut chars = label.chars();
     let first = chars.next().map(|c| c.to_uppercase().to_string());
-    format!(
-        "{}{} confidence",
-        first.unwrap_or_default(),
-        chars.as_str()
-    )
+    format!("{}{} confidence", first.unwrap_or_default(), chars.as_str())
 }
 
 /// The band badge of a draft (never a bare number: the score is in the title).
