@@ -53,7 +53,7 @@ pub struct QueueFilter {
     pub band: Option<ConfidenceBand>,
     /// `Some(true)`: only drafts with flags; `Some(false)`: only drafts without.
     pub flagged: Option<bool>,
-    /// A ticket id (`123` or `#123`) or text in the subject, the draft or the customer's messages.
+    /// A ticket id (`123` or `#123`), or text in the subject, the draft or the customer's messages.
     pub search: Option<String>,
 }
 
@@ -145,18 +145,21 @@ fn where_clause(filter: &QueueFilter) -> (String, Vec<SqlValue>) {
     if let Some(search) = filter.search.as_deref().map(str::trim)
         && !search.is_empty()
     {
-        values.push(SqlValue::Text(like_pattern(search)));
-        let pattern = values.len();
-        let text = format!(
-            "subject LIKE ?{pattern} ESCAPE '\\' OR draft_text LIKE ?{pattern} ESCAPE '\\' \
-             OR ticket_json LIKE ?{pattern} ESCAPE '\\'"
-        );
+        // A number is a ticket id (found through the index that starts with it); anything
+        // else is text, looked for in the subject, the draft and the customer's messages.
         match search.trim_start_matches('#').parse::<i64>() {
             Ok(ticket_id) => {
                 values.push(SqlValue::Integer(ticket_id));
-                conditions.push(format!("(ticket_id = ?{} OR {text})", values.len()));
+                conditions.push(format!("ticket_id = ?{}", values.len()));
             }
-            Err(_) => conditions.push(format!("({text})")),
+            Err(_) => {
+                values.push(SqlValue::Text(like_pattern(search)));
+                let pattern = values.len();
+                conditions.push(format!(
+                    "(subject LIKE ?{pattern} ESCAPE '\\' OR draft_text LIKE ?{pattern} ESCAPE '\\' \
+                     OR ticket_json LIKE ?{pattern} ESCAPE '\\')"
+                ));
+            }
         }
     }
     let clause = if conditions.is_empty() {

@@ -270,7 +270,7 @@ fn filters_form(
             )
         })
         .collect();
-    labelled.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    labelled.sort_by_key(|entry| entry.1.to_lowercase());
     if !product.is_empty() && !labelled.iter().any(|(key, _, _)| key == product) {
         labelled.push((product.to_string(), product_label(names, Some(product)), 0));
     }
