@@ -131,6 +131,7 @@ async fn run() -> serde_json::Value {
         loop_health: Arc::default(),
         login_throttle: Arc::default(),
         target_precision: 0.5,
+        console: Arc::default(),
     };
     let queue = state.queue.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 source scripts/toolchain.sh
 
 bash scripts/fetch-model.sh
+bash scripts/fetch-axe.sh
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test: installing Debian's chromium for the report screenshot test"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \

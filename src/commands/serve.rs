@@ -56,6 +56,10 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
     queue.lease = std::time::Duration::from_secs(config.serve.lease_seconds);
     let settings = config.serve.clone();
     let target_precision = config.simulation.target_precision;
+    let console = crate::serve::console::ConsoleContext::new(
+        ticket_url_prefix(&config),
+        config.serve.simulation_report_dir.clone(),
+    );
     let components = Components::open(config)?;
     let drafter = Arc::new(components.drafter().await?);
     let state = ServeState {
@@ -76,6 +80,7 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         loop_health: Arc::default(),
         login_throttle: Arc::default(),
         target_precision: f64::from(target_precision),
+        console: Arc::new(console),
     };
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
@@ -106,6 +111,21 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
         context: "HTTP server".into(),
         source,
     })
+}
+
+/// Where an agent opens a ticket: `https://{domain}.freshdesk.com/a/tickets/`, or the
+/// configured API base URL's origin (a proxy or the stand-in) with the same path.
+fn ticket_url_prefix(config: &Config) -> Option<String> {
+    if let Some(base) = config.freshdesk.base_url.as_deref()
+        && let Ok(url) = url::Url::parse(base)
+    {
+        return Some(format!("{}/a/tickets/", url.origin().ascii_serialization()));
+    }
+    config
+        .freshdesk
+        .domain
+        .as_deref()
+        .map(|domain| format!("https://{domain}.freshdesk.com/a/tickets/"))
 }
 
 async fn shutdown_signal() {

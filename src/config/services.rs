@@ -167,6 +167,10 @@ pub struct ServeSettings {
     /// Browser origins allowed to call the sidebar app's API directly (CORS). The app calls it
     /// through the Freshworks request proxy, which needs none. Default none.
     pub app_origins: Vec<String>,
+    /// The folder of the latest `deskdraft simulate --out DIR` run: the review console shows its
+    /// measured precision per confidence band, risk-coverage curve and knowledge gaps next to the
+    /// live figures, and serves its `report.html`. Default none.
+    pub simulation_report_dir: Option<PathBuf>,
 }
 
 impl Default for ServeSettings {
@@ -182,6 +186,7 @@ impl Default for ServeSettings {
             lease_seconds: 120,
             public_url: None,
             app_origins: Vec::new(),
+            simulation_report_dir: None,
         }
     }
 }

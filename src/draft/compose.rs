@@ -130,6 +130,15 @@ fn sensitive_flags(text: &str) -> Vec<String> {
     flags
 }
 
+/// The words in a draft that raised a sensitive-topic flag (for highlighting where it occurs).
+pub fn flag_terms(flag: &str) -> Vec<&'static str> {
+    SENSITIVE_TOPICS
+        .iter()
+        .filter(|(_, label)| flag.starts_with(label))
+        .map(|(needle, _)| *needle)
+        .collect()
+}
+
 /// The note without a draft: why, and the closest sources (still useful to the agent).
 #[allow(clippy::too_many_arguments)]
 pub fn compose_abstained(

@@ -266,3 +266,22 @@ fn plain_abstention(ticket_id: i64, confidence: f32, error: &TemplateError) -> D
         grounding: GroundingChecks::default(),
     }
 }
+
+/// The words in a generated draft that raised a "mentions ..." flag, and the marker left where a
+/// link was removed (for highlighting where a flag occurs).
+pub fn claim_terms(flag: &str) -> Vec<&'static str> {
+    if flag.starts_with("removed a") {
+        return vec!["[link removed]"];
+    }
+    let Some(rest) = flag.strip_prefix("mentions ") else {
+        return Vec::new();
+    };
+    CLAIMS_NEEDING_A_SOURCE
+        .iter()
+        .filter(|(_, claim)| {
+            rest.strip_prefix(claim)
+                .is_some_and(|after| after.starts_with([':', ' ']))
+        })
+        .map(|(needle, _)| *needle)
+        .collect()
+}

@@ -84,6 +84,32 @@ pub trait HelpdeskRead: Send + Sync {
     async fn canned_responses(&self) -> Result<Vec<CannedResponse>, HelpdeskError>;
     /// The cheapest authenticated call (Freshdesk: `GET /agents/me`, 1 credit).
     async fn check_access(&self) -> Result<(), HelpdeskError>;
+    /// The account's products (for names instead of ids). Sources without products have none.
+    async fn products(&self) -> Result<Vec<Product>, HelpdeskError> {
+        Ok(Vec::new())
+    }
+    /// A contact (a ticket's requester), for the review console.
+    async fn contact(&self, contact_id: i64) -> Result<Contact, HelpdeskError> {
+        Err(HelpdeskError::NotFound(format!("contact {contact_id}")))
+    }
+}
+
+/// A product of the account (`GET /products`).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct Product {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A contact (`GET /contacts/{id}`): who wrote a ticket.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct Contact {
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
 }
 
 /// Tickets the account keeps but hides from its ticket list.

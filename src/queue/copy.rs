@@ -22,7 +22,8 @@ const TABLES: &[(&str, &str)] = &[
         "id, ticket_id, message_id, status, kind, product, confidence, draft_text, note_html, \
          draft_json, note_id, reply_id, sent_text, decided_by, reject_reason, created_at, \
          decided_at, agent_id, agent_email, send_status, approval_started_at, status_applied, \
-         note_updated, send_error, edit_distance, revision, redraft_requested",
+         note_updated, send_error, edit_distance, revision, redraft_requested, ticket_json, \
+         subject, flag_count",
     ),
     (
         "draft_events",

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::console::TicketContext;
 use super::sql::{Row, Sql, params};
 use super::{JobQueue, QueueError, from_ms, now_ms};
 
@@ -84,6 +85,8 @@ pub struct DraftRecord {
     pub revision: u32,
     /// An agent asked for a new draft of this message: the next job writes revision + 1.
     pub redraft_requested: bool,
+    /// The ticket as it was drafted (none for drafts stored before deskdraft kept it).
+    pub ticket: Option<TicketContext>,
 }
 
 /// A draft as a worker creates it.
@@ -100,12 +103,14 @@ pub struct NewDraft {
     pub draft_text: String,
     pub note_html: String,
     pub draft: serde_json::Value,
+    /// The ticket as the draft saw it, for the review console.
+    pub ticket: Option<TicketContext>,
 }
 
 pub(super) const COLUMNS: &str = "id, ticket_id, message_id, status, kind, product, confidence, \
      draft_text, note_html, draft_json, note_id, reply_id, sent_text, decided_by, reject_reason, \
      created_at, decided_at, agent_id, agent_email, send_status, approval_started_at, \
-     status_applied, note_updated, send_error, revision, redraft_requested";
+     status_applied, note_updated, send_error, revision, redraft_requested, ticket_json";
 
 pub(super) fn record_from_row(row: &Row) -> Result<DraftRecord, QueueError> {
     let json = row.text(9)?;
@@ -136,6 +141,9 @@ pub(super) fn record_from_row(row: &Row) -> Result<DraftRecord, QueueError> {
         send_error: row.opt_text(23)?,
         revision: row.u32(24)?,
         redraft_requested: row.bool(25)?,
+        ticket: row
+            .opt_text(26)?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     })
 }
 
@@ -193,8 +201,9 @@ impl JobQueue {
             db.transaction(|db| {
                 let inserted = db.execute(
                     "INSERT INTO drafts (id, ticket_id, message_id, status, kind, product, confidence,
-                         draft_text, note_html, draft_json, created_at, revision)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                         draft_text, note_html, draft_json, created_at, revision, ticket_json,
+                         subject, flag_count)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                      ON CONFLICT(ticket_id, message_id, revision) DO NOTHING",
                     params![
                         draft.id.as_str(),
@@ -209,6 +218,12 @@ impl JobQueue {
                         draft.draft.to_string(),
                         now_ms(),
                         draft.revision,
+                        draft
+                            .ticket
+                            .as_ref()
+                            .and_then(|t| serde_json::to_string(t).ok()),
+                        draft.ticket.as_ref().map(|t| t.subject.clone()),
+                        draft.draft["flags"].as_array().map_or(0, Vec::len) as i64,
                     ],
                 )?;
                 if inserted == 1 {

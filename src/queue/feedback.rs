@@ -140,6 +140,7 @@ mod tests {
             draft_text: "Please reset the kettle.".into(),
             note_html: String::new(),
             draft: serde_json::Value::Null,
+            ticket: None,
         }
     }
 

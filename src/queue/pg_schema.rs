@@ -93,6 +93,18 @@ CREATE TABLE sessions (
     expires_at BIGINT NOT NULL);
 ";
 
+/// Version 2 to 3 (as on SQLite): the ticket as the draft saw it and its flag count, for the
+/// review console, with indexes for its filters and pages.
+const VERSION_3: &str = "
+ALTER TABLE drafts ADD COLUMN ticket_json TEXT;
+ALTER TABLE drafts ADD COLUMN subject TEXT;
+ALTER TABLE drafts ADD COLUMN flag_count BIGINT NOT NULL DEFAULT 0;
+UPDATE drafts SET flag_count = json_array_length(draft_json::json -> 'flags')
+    WHERE json_typeof(draft_json::json -> 'flags') = 'array';
+CREATE INDEX drafts_console ON drafts(status, product, created_at);
+CREATE INDEX drafts_by_time ON drafts(created_at);
+";
+
 /// Brings the database to [`SCHEMA_VERSION`]; refuses one written by a newer deskdraft.
 pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
     db.transaction(|db| {
@@ -118,6 +130,9 @@ pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
         }
         if version < 2 {
             db.batch(VERSION_2)?;
+        }
+        if version < 3 {
+            db.batch(VERSION_3)?;
         }
         db.execute(
             "INSERT INTO deskdraft_schema (singleton, version) VALUES (1, $1)

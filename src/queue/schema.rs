@@ -5,12 +5,14 @@
 //! Version 1 (the first release): one job per ticket (`jobs.ticket_id UNIQUE`), one draft per
 //! ticket. Version 2: a draft belongs to a customer message (`drafts(ticket_id, message_id)`),
 //! jobs have a kind (`draft` per ticket, `send` per approved draft) and a lease token, and a
-//! draft records how its approval went (agent, status, each step of sending).
+//! draft records how its approval went (agent, status, each step of sending). Version 3: a
+//! draft keeps the ticket as it was drafted (subject, requester, priority, the public thread) and
+//! its flag count, with indexes for the review console's filters and pages.
 
 use rusqlite::{Connection, Transaction};
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 const VERSION_2: &str = "
 CREATE TABLE jobs (
@@ -94,6 +96,18 @@ CREATE TABLE sessions (
 CREATE INDEX drafts_by_status ON drafts(status, created_at);
 ";
 
+/// Version 2 to 3: what the review console shows and filters by. Drafts written before keep no
+/// ticket (the console says so) and get their flag count from their stored JSON.
+const VERSION_3: &str = "
+ALTER TABLE drafts ADD COLUMN ticket_json TEXT;
+ALTER TABLE drafts ADD COLUMN subject TEXT;
+ALTER TABLE drafts ADD COLUMN flag_count INTEGER NOT NULL DEFAULT 0;
+UPDATE drafts SET flag_count = COALESCE(json_array_length(json_extract(draft_json, '$.flags')), 0)
+    WHERE json_valid(draft_json);
+CREATE INDEX drafts_console ON drafts(status, product, created_at);
+CREATE INDEX drafts_by_time ON drafts(created_at);
+";
+
 /// Brings the database to [`SCHEMA_VERSION`]. A database from a newer deskdraft is refused.
 pub fn migrate(connection: &mut Connection) -> rusqlite::Result<Result<(), String>> {
     let version: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
@@ -107,18 +121,21 @@ pub fn migrate(connection: &mut Connection) -> rusqlite::Result<Result<(), Strin
         return Ok(Ok(()));
     }
     let transaction = connection.transaction()?;
-    let has_version_1_tables = table_exists(&transaction, "jobs")?;
-    if has_version_1_tables {
-        transaction.execute_batch(
-            "ALTER TABLE jobs RENAME TO jobs_v1;
-             ALTER TABLE drafts RENAME TO drafts_v1;
-             DROP INDEX IF EXISTS jobs_ready;",
-        )?;
+    if version < 2 {
+        let has_version_1_tables = table_exists(&transaction, "jobs")?;
+        if has_version_1_tables {
+            transaction.execute_batch(
+                "ALTER TABLE jobs RENAME TO jobs_v1;
+                 ALTER TABLE drafts RENAME TO drafts_v1;
+                 DROP INDEX IF EXISTS jobs_ready;",
+            )?;
+        }
+        transaction.execute_batch(VERSION_2)?;
+        if has_version_1_tables {
+            copy_version_1(&transaction)?;
+        }
     }
-    transaction.execute_batch(VERSION_2)?;
-    if has_version_1_tables {
-        copy_version_1(&transaction)?;
-    }
+    transaction.execute_batch(VERSION_3)?;
     transaction.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     transaction.commit()?;
     Ok(Ok(()))

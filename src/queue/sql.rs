@@ -32,6 +32,14 @@ impl Dialect {
         }
     }
 
+    /// Case-insensitive `LIKE` (SQLite's `LIKE` already ignores ASCII case).
+    pub fn like_ignoring_case(self) -> &'static str {
+        match self {
+            Self::Sqlite => "LIKE",
+            Self::Postgres => "ILIKE",
+        }
+    }
+
     fn begin(self) -> &'static str {
         match self {
             // Takes the write lock at once: no upgrade from a read lock can fail half-way.

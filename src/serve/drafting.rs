@@ -17,7 +17,7 @@ use crate::draft::render::{escape_text, render_note_html};
 use crate::draft::thread::{AwaitingMessage, awaiting_message};
 use crate::draft::{Draft, DraftKind, DraftRequest};
 use crate::helpdesk::TicketUpdate;
-use crate::queue::{DraftStatus, NewDraft};
+use crate::queue::{DraftStatus, NewDraft, TicketContext};
 
 /// Namespace of draft ids: UUIDv5 of the ticket id for its first message (the ids drafts had
 /// before follow-ups existed), of `ticket:message` for a follow-up, with `:r{n}` for an agent's
@@ -209,6 +209,7 @@ fn new_draft(
         draft_text: draft.text.clone(),
         note_html,
         draft: serde_json::to_value(draft).unwrap_or_default(),
+        ticket: Some(TicketContext::of(ticket, message)),
     }
 }
 

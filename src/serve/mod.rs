@@ -7,12 +7,13 @@
 mod api;
 mod app_api;
 mod auth;
+pub mod console;
 pub mod drafting;
 mod locks;
 mod metrics;
 mod ops;
 mod outcomes;
-mod page;
+pub(crate) mod page;
 pub mod reconcile;
 pub mod sending;
 pub mod supervise;
@@ -68,6 +69,8 @@ pub struct ServeState {
     /// The precision a confidence threshold should reach (`simulation.target_precision`): the
     /// live risk-coverage curve suggests a threshold for it.
     pub target_precision: f64,
+    /// The review console's name caches, ticket links and simulation report folder.
+    pub console: Arc<console::ConsoleContext>,
 }
 
 /// Browsers may call the app's routes only from the origins configured (the Freshworks request
@@ -113,7 +116,12 @@ pub fn router(state: ServeState) -> Router {
         .route("/webhooks/freshdesk", post(webhook::freshdesk_webhook))
         .merge(app_api)
         .merge(approval_api)
-        .route("/", get(page::review_page))
+        .route("/", get(console::queue_page))
+        .route("/drafts/{id}", get(console::draft_page))
+        .route("/lead", get(console::lead_page))
+        .route("/reports/latest", get(console::latest_report))
+        .route("/console/console.css", get(console::console_css))
+        .route("/console/console.js", get(console::console_js))
         .route("/login", get(page::login_page).post(page::login))
         .route("/logout", post(page::logout))
         .route("/drafts/{id}/approve", post(page::approve_form))

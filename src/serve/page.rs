@@ -1,7 +1,7 @@
-//! The review page at `/`: server-rendered HTML (no build step) listing pending drafts with their
-//! ticket, text (editable), sources with age, flags and confidence, with approve, edit-then-approve
-//! and reject forms; feedback statistics on top. Login with the review token sets an HttpOnly,
-//! SameSite=Strict session cookie; every form carries a CSRF token bound to the session.
+//! Sign-in, sign-out and the review console's action forms (approve, edit-then-approve, reject).
+//! Login with the review token sets an HttpOnly, SameSite=Strict session cookie; every form
+//! carries a CSRF token bound to the session. After an action the agent lands on the next draft
+//! of the list they were working through (`console/`), told what happened.
 
 use axum::Form;
 use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
@@ -13,36 +13,23 @@ use subtle::ConstantTimeEq;
 use super::ServeState;
 use super::api::{ApprovalError, ApproveBody, approve};
 use super::auth::{SESSION_COOKIE, current_session, same_site_request, secure_cookies};
-use crate::draft::render::describe_age;
-use crate::queue::{DraftRecord, DraftStatus, FeedbackStats};
-
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1d2733}\
-h1{font-size:1.4rem}.draft{border:1px solid #ccd5df;border-radius:8px;padding:1rem;margin:1rem 0}\
-textarea{width:100%;min-height:9rem;font:inherit}.flags li{color:#8a4b00}.meta{color:#5b6b7b;font-size:.9rem}\
-.stats{display:flex;gap:2rem;background:#f3f6f9;padding:.8rem 1rem;border-radius:8px}\
-button{margin-right:.5rem}.reject input{width:24rem}";
+use super::console::ConsoleQuery;
+use super::console::layout_plain as plain;
 
 fn escape(text: &str) -> String {
     html_escape::encode_text(text).into_owned()
 }
 
-fn attribute(text: &str) -> String {
-    html_escape::encode_double_quoted_attribute(text).into_owned()
-}
-
 fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
-        escape(title)
-    ))
+    plain(title, body)
 }
 
 pub async fn login_page() -> Html<String> {
     page(
         "deskdraft: sign in",
-        "<h1>deskdraft review</h1><form method=\"post\" action=\"/login\">\
-         <label>Review token <input type=\"password\" name=\"token\" id=\"token\" autofocus></label> \
-         <button type=\"submit\" id=\"sign-in\">Sign in</button></form>",
+        "<h2>Sign in to review drafts</h2><form method=\"post\" action=\"/login\" class=\"actions\">\
+         <label class=\"field\" for=\"token\">Review token <input class=\"input\" type=\"password\" name=\"token\" id=\"token\" autocomplete=\"current-password\" autofocus></label> \
+         <button class=\"btn btn--primary\" type=\"submit\" id=\"sign-in\">Sign in</button></form>",
     )
 }
 
@@ -82,7 +69,7 @@ pub async fn login(State(state): State<ServeState>, request: Request) -> Respons
             [(header::RETRY_AFTER, seconds)],
             page(
                 "deskdraft: sign in",
-                "<h1>deskdraft review</h1><p>Too many wrong tokens: try again in a few minutes.</p>",
+                "<h2>Sign in</h2><p>Too many wrong tokens: try again in a few minutes.</p>",
             ),
         )
             .into_response();
@@ -97,7 +84,7 @@ pub async fn login(State(state): State<ServeState>, request: Request) -> Respons
             StatusCode::UNAUTHORIZED,
             page(
                 "deskdraft: sign in",
-                "<h1>deskdraft review</h1><p>Wrong token.</p><p><a href=\"/login\">Try again</a></p>",
+                "<h2>Sign in</h2><p>Wrong token.</p><p><a href=\"/login\">Try again</a></p>",
             ),
         )
             .into_response();
@@ -149,135 +136,6 @@ pub async fn logout(
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }
 
-fn stats_block(stats: &FeedbackStats) -> String {
-    let percent = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.0}%", v * 100.0));
-    let mut per_product = String::new();
-    for (product, feedback) in &stats.per_product {
-        per_product.push_str(&format!(
-            "<li>{}: {} approved, {} rejected, acceptance {}, edits {}</li>",
-            escape(product),
-            feedback.approved,
-            feedback.rejected,
-            percent(feedback.acceptance_rate),
-            percent(feedback.mean_edit_distance)
-        ));
-    }
-    format!(
-        "<div class=\"stats\" id=\"stats\"><div><b>{}</b> pending</div><div><b>{}</b> approved ({} unedited)</div>\
-         <div><b>{}</b> rejected</div><div>acceptance <b>{}</b></div><div>mean edit <b>{}</b></div></div>{}",
-        stats.pending,
-        stats.approved,
-        stats.approved_unedited,
-        stats.rejected,
-        percent(stats.acceptance_rate),
-        percent(stats.mean_edit_distance),
-        if per_product.is_empty() {
-            String::new()
-        } else {
-            format!("<ul class=\"meta\">{per_product}</ul>")
-        }
-    )
-}
-
-fn draft_block(draft: &DraftRecord, csrf: &str, agent_email: &str) -> String {
-    let flags: String = draft.draft["flags"]
-        .as_array()
-        .map(|flags| {
-            flags
-                .iter()
-                .filter_map(|f| f.as_str())
-                .map(|f| format!("<li>{}</li>", escape(f)))
-                .collect()
-        })
-        .unwrap_or_default();
-    let sources: String = draft.draft["sources"]
-        .as_array()
-        .map(|sources| {
-            sources
-                .iter()
-                .map(|s| {
-                    let title = escape(s["title"].as_str().unwrap_or(""));
-                    let key = escape(s["key"].as_str().unwrap_or(""));
-                    let age = describe_age(s["age_days"].as_i64());
-                    match s["url"].as_str().filter(|u| u.starts_with("http")) {
-                        Some(url) => format!(
-                            "<li><a href=\"{}\" rel=\"noopener noreferrer\">{title}</a> [{key}] ({age})</li>",
-                            attribute(url)
-                        ),
-                        None => format!("<li>{title} [{key}] ({age})</li>"),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let id = attribute(&draft.id);
-    format!(
-        "<div class=\"draft\" id=\"draft-{id}\"><div class=\"meta\">Ticket #{} · {} · confidence {:.2}</div>\
-         <form method=\"post\" action=\"/drafts/{id}/approve\" class=\"approve\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><textarea name=\"text\">{}</textarea><br>\
-         <label>Send as (your Freshdesk email) <input type=\"email\" name=\"agent_email\" value=\"{}\"></label> \
-         <label>Then set the ticket <select name=\"status\"><option value=\"keep\">status unchanged</option>\
-         <option value=\"pending\">Pending</option><option value=\"resolved\">Resolved</option></select></label><br>\
-         <button type=\"submit\" class=\"approve-button\">Approve and send</button></form>{}\
-         {}{}\
-         <form method=\"post\" action=\"/drafts/{id}/reject\" class=\"reject\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input name=\"reason\" placeholder=\"Why is this draft wrong?\" required> \
-         <button type=\"submit\" class=\"reject-button\">Reject</button></form></div>",
-        draft.ticket_id,
-        escape(&draft.kind),
-        draft.confidence,
-        escape(&draft.draft_text),
-        attribute(agent_email),
-        draft
-            .send_error
-            .as_deref()
-            .map(|e| format!("<p class=\"send-error\"><b>Not sent:</b> {}</p>", escape(e)))
-            .unwrap_or_default(),
-        if flags.is_empty() {
-            String::new()
-        } else {
-            format!("<p><b>Check before sending</b></p><ul class=\"flags\">{flags}</ul>")
-        },
-        if sources.is_empty() {
-            String::new()
-        } else {
-            format!("<p><b>Sources</b></p><ul>{sources}</ul>")
-        },
-    )
-}
-
-pub async fn review_page(State(state): State<ServeState>, headers: HeaderMap) -> Response {
-    let Some(session) = current_session(&state.queue, &headers).await else {
-        return Redirect::to("/login").into_response();
-    };
-    let csrf = attribute(&session.csrf);
-    let (drafts, stats) = match (
-        state.queue.drafts(Some(DraftStatus::Pending)).await,
-        state.queue.feedback().await,
-    ) {
-        (Ok(drafts), Ok(stats)) => (drafts, stats),
-        (Err(e), _) | (_, Err(e)) => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                page("deskdraft", &escape(&e.to_string())),
-            )
-                .into_response();
-        }
-    };
-    let mut body = format!(
-        "<h1>deskdraft review</h1><form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button>Sign out</button></form>{}",
-        stats_block(&stats)
-    );
-    if drafts.is_empty() {
-        body.push_str("<p id=\"empty\">No drafts waiting for review.</p>");
-    }
-    let agent_email = agent_email_cookie(&headers).unwrap_or_default();
-    for draft in &drafts {
-        body.push_str(&draft_block(draft, &csrf, &agent_email));
-    }
-    page("deskdraft review", &body).into_response()
-}
-
 #[derive(Deserialize)]
 pub struct ApproveForm {
     csrf: String,
@@ -288,12 +146,15 @@ pub struct ApproveForm {
     /// `keep`, `pending` or `resolved`.
     #[serde(default)]
     status: String,
+    /// The console's filter the agent was working in (a query string).
+    #[serde(default)]
+    back: String,
 }
 
 /// Remembers the agent's email between approvals (not a secret; the session cookie is).
 const AGENT_COOKIE: &str = "deskdraft_agent_email";
 
-fn agent_email_cookie(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn agent_email_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -309,6 +170,55 @@ fn agent_email_cookie(headers: &HeaderMap) -> Option<String> {
 pub struct RejectForm {
     csrf: String,
     reason: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// Where an agent goes after acting on a draft: the next draft of the list they were in (the
+/// filter re-parsed, so nothing but a filter gets through), told what happened; the list itself
+/// when the draft was its last.
+async fn after_action(
+    state: &ServeState,
+    id: &str,
+    ticket_id: i64,
+    back: &str,
+    done: &str,
+) -> String {
+    let kept = serde_urlencoded_query(back).filter_only();
+    let next = state
+        .queue
+        .neighbours(&kept.filter(), id)
+        .await
+        .ok()
+        .and_then(|place| place.next);
+    let landing = ConsoleQuery {
+        done: Some(done.to_string()),
+        ticket: Some(ticket_id),
+        from: next.is_none().then(|| id.to_string()),
+        ..kept
+    }
+    .to_query_string();
+    match next {
+        Some(next) => format!("/drafts/{next}?{landing}"),
+        None => format!("/?{landing}"),
+    }
+}
+
+fn serde_urlencoded_query(text: &str) -> ConsoleQuery {
+    let pairs: serde_json::Map<String, serde_json::Value> =
+        url::form_urlencoded::parse(text.as_bytes())
+            .map(|(k, v)| {
+                let value = match k.as_ref() {
+                    "page" | "ticket" => v
+                        .parse::<u64>()
+                        .map(serde_json::Value::from)
+                        .unwrap_or(serde_json::Value::Null),
+                    _ => serde_json::Value::String(v.into_owned()),
+                };
+                (k.into_owned(), value)
+            })
+            .collect();
+    serde_json::from_value(serde_json::Value::Object(pairs)).unwrap_or_default()
 }
 
 /// A live session and its CSRF token both required for a form post.
@@ -339,7 +249,15 @@ pub async fn approve_form(
         },
     };
     match approve(&state, &id, body).await {
-        Ok(_) => {
+        Ok(outcome) => {
+            let to = after_action(
+                &state,
+                &id,
+                outcome.draft().ticket_id,
+                &form.back,
+                "approved",
+            )
+            .await;
             let remember = agent_email
                 .map(|email| {
                     format!(
@@ -349,9 +267,9 @@ pub async fn approve_form(
                 })
                 .unwrap_or_default();
             if remember.is_empty() {
-                Redirect::to("/").into_response()
+                Redirect::to(&to).into_response()
             } else {
-                ([(header::SET_COOKIE, remember)], Redirect::to("/")).into_response()
+                ([(header::SET_COOKIE, remember)], Redirect::to(&to)).into_response()
             }
         }
         Err(ApprovalError(status, message)) => {
@@ -377,7 +295,10 @@ pub async fn reject_form(
         .reject(&id, form.reason.trim(), "review page")
         .await
     {
-        Ok(_) => Redirect::to("/").into_response(),
+        Ok(rejected) => {
+            let to = after_action(&state, &id, rejected.ticket_id, &form.back, "rejected").await;
+            Redirect::to(&to).into_response()
+        }
         Err(e) => (
             StatusCode::CONFLICT,
             page("deskdraft", &escape(&e.to_string())),

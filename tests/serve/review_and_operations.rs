@@ -126,42 +126,46 @@ async fn the_review_page_signs_in_approves_with_an_edit_and_rejects_in_chromium(
         ))
         .await;
     browser
-        .wait_for("location.pathname === '/' && document.querySelectorAll('.draft').length >= 2")
+        .wait_for("location.pathname === '/' && document.querySelectorAll('tr.row').length >= 2")
         .await;
-    let pending = browser
-        .eval("document.querySelectorAll('.draft').length")
+    // Open the first draft of the queue, edit it and approve it: the next draft opens.
+    browser
+        .eval("document.querySelector('a.row-link').click(); true")
+        .await;
+    browser
+        .wait_for("document.body.dataset.page === 'draft'")
         .await;
     let first_ticket = browser
-        .eval("document.querySelector('.draft .meta').textContent.match(/#(\\d+)/)[1]")
+        .eval("document.querySelector('.facts dd').textContent.match(/#(\\d+)/)[1]")
         .await;
     browser
         .eval(
-            "const area = document.querySelector('.draft textarea'); \
+            "const area = document.getElementById('reply-text'); \
              area.value = area.value + '\\n\\nEdited in the browser.'; \
-             document.querySelector('.draft .approve-button').click(); true",
+             document.getElementById('approve-button').click(); true",
         )
         .await;
-    let fewer = format!(
-        "document.querySelectorAll('.draft').length === {} && !!document.getElementById('stats')",
-        pending.as_u64().unwrap() - 1
-    );
-    browser.wait_for(&fewer).await;
+    browser
+        .wait_for("(document.getElementById('flash') || {textContent: ''}).textContent.includes('approved')")
+        .await;
     browser
         .eval(
-            "document.querySelector('.draft .reject input[name=reason]').value = 'Wrong product'; \
-             document.querySelector('.draft .reject-button').click(); true",
+            "document.getElementById('reject-reason').value = 'Wrong product'; \
+             document.getElementById('reject-button').click(); true",
         )
         .await;
-    let fewer_again = format!(
-        "document.querySelectorAll('.draft').length === {}",
-        pending.as_u64().unwrap() - 2
-    );
-    browser.wait_for(&fewer_again).await;
+    browser
+        .wait_for("(document.getElementById('flash') || {textContent: ''}).textContent.includes('rejected')")
+        .await;
+    browser.navigate(&format!("{}/lead", server.url)).await;
+    browser
+        .wait_for("document.body.dataset.page === 'lead'")
+        .await;
     let stats_text = browser
-        .eval("document.getElementById('stats').textContent")
+        .eval("document.getElementById('review-tiles').textContent")
         .await;
     assert!(
-        stats_text.as_str().unwrap().contains("acceptance 50%"),
+        stats_text.as_str().unwrap().contains("50%acceptance"),
         "{stats_text}"
     );
     let png = browser

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 mod agents;
 mod archive;
 mod canned;
+mod directory;
 pub mod html;
 mod routes;
 mod serve;
@@ -82,6 +83,8 @@ pub struct StandInConfig {
     pub admin: bool,
     /// The account's agents: (id, name, email). The key's own agent is [`AGENT_ID`].
     pub agents: Vec<(i64, String, String)>,
+    /// The account's products: (id, name), for `GET /products`.
+    pub products: Vec<(i64, String)>,
 }
 
 /// Agents besides the key's own in the default configuration.
@@ -118,6 +121,7 @@ impl Default for StandInConfig {
                     "ben.okafor@stand-in.example".into(),
                 ),
             ],
+            products: Vec::new(),
         }
     }
 }

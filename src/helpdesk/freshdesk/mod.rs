@@ -16,6 +16,7 @@
 
 mod canned;
 mod config;
+mod directory;
 mod metrics;
 mod ratelimit;
 mod reader;

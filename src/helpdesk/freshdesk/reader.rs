@@ -254,6 +254,14 @@ impl HelpdeskRead for FreshdeskReader {
         self.shared_canned_responses().await
     }
 
+    async fn products(&self) -> Result<Vec<crate::helpdesk::Product>, HelpdeskError> {
+        self.list_products().await
+    }
+
+    async fn contact(&self, contact_id: i64) -> Result<crate::helpdesk::Contact, HelpdeskError> {
+        self.read_contact(contact_id).await
+    }
+
     async fn check_access(&self) -> Result<(), HelpdeskError> {
         self.me().await.map(|_| ())
     }

@@ -10,7 +10,7 @@ pub mod compare;
 pub mod html;
 mod quality;
 mod sections;
-mod svg;
+pub(crate) mod svg;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

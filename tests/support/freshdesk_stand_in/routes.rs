@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::writes::{create_conversation, update_conversation};
-use super::{Shared, agents, archive, canned, solutions, ticket_update, tickets};
+use super::{Shared, agents, archive, canned, directory, solutions, ticket_update, tickets};
 
 /// A response before the rate-limit headers are added.
 pub struct Reply {
@@ -289,6 +289,8 @@ pub fn route(
             Ok(conversation_id) => update_conversation(shared, conversation_id, body),
             Err(_) => not_found(),
         },
+        (&Method::GET, ["products"]) => directory::products(shared, pairs, headers, path),
+        (&Method::GET, ["contacts", raw]) => directory::contact(shared, raw),
         (&Method::GET, ["agents", rest @ ..]) => agents::route(shared, rest, pairs, headers, path),
         (&Method::GET, ["canned_response_folders" | "canned_responses", ..]) => {
             canned::route(shared, &segments, pairs, headers, path)

@@ -1,0 +1,489 @@
+//! The review console in headless Chromium against a real `deskdraft serve` with the Freshdesk
+//! stand-in: an agent works through the queue by keyboard only (filters by product, opens a
+//! draft, edits it, approves it, rejects the next with a reason); the ticket shows beside the
+//! draft with names, not ids; screenshots at desktop and narrow widths are kept in
+//! `target/review-console/`; axe-core (installed from the npm registry by
+//! `scripts/fetch-axe.sh` into the git-ignored `target/axe-core/`) finds no serious or critical
+//! violation on the queue, a draft and the lead's view. Without Chromium or axe-core the test
+//! says what it skipped.
+
+mod support;
+
+#[allow(dead_code)]
+#[path = "freshdesk_app/deskdraft.rs"]
+mod deskdraft;
+
+#[path = "review_console/keyboard.rs"]
+mod keyboard;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ::deskdraft::domain::Ticket;
+use chrono::Utc;
+use deskdraft::{FIRST_NEW_TICKET, KEY, REVIEW_TOKEN, http, ingested_data_dir, repo, start_server};
+use keyboard::{press, type_text};
+use serde_json::{Value, json};
+use support::cdp::Browser;
+use support::freshdesk_stand_in::{Bundle, StandIn, StandInConfig};
+
+fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+}
+
+fn screenshots() -> PathBuf {
+    let dir = repo().join("target/review-console");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The demo account, its product names, and six new open tickets: three of product 1, two of
+/// product 2, one of product 3 (each a copy of a past customer's first message).
+async fn account() -> (StandIn, Vec<Ticket>) {
+    let history: Vec<Ticket> =
+        std::fs::read_to_string(repo().join("knowledge/demo-bundle/tickets.jsonl"))
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    let meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("knowledge/demo-bundle/meta.json")).unwrap(),
+    )
+    .unwrap();
+    let products: Vec<(i64, String)> = meta["products"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, name)| (id.parse().unwrap(), name.as_str().unwrap().to_string()))
+        .collect();
+    let now = Utc::now();
+    let mut new = Vec::new();
+    for (product, count) in [(1, 3), (2, 2), (3, 1)] {
+        for past in history
+            .iter()
+            .filter(|t| t.product_id == Some(product) && !t.spam && !t.deleted && t.status >= 4)
+            .take(count)
+        {
+            new.push(Ticket {
+                id: FIRST_NEW_TICKET + new.len() as i64,
+                status: 2,
+                priority: Some(3),
+                created_at: now - chrono::Duration::hours(2),
+                updated_at: now,
+                conversations: Vec::new(),
+                ..past.clone()
+            });
+        }
+    }
+    let mut tickets = history;
+    tickets.extend(new.iter().cloned());
+    let stand_in = StandIn::start(
+        Bundle {
+            tickets,
+            ..Bundle::default()
+        },
+        StandInConfig {
+            api_key: KEY.into(),
+            window: Duration::from_secs(1),
+            products,
+            ..StandInConfig::default()
+        },
+    )
+    .await;
+    (stand_in, new)
+}
+
+/// A simulation folder as `deskdraft simulate --out` leaves it, with a knowledge-gap section.
+fn simulation_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let curve: Vec<Value> = (0..=20)
+        .map(|step| {
+            let threshold = step as f64 / 20.0;
+            let drafted = 100 - step * 4;
+            json!({"threshold": threshold, "coverage": drafted as f64 / 100.0, "drafted_tickets": drafted,
+                   "precision": (0.4 + threshold * 0.5).min(1.0)})
+        })
+        .collect();
+    let summary = json!({
+        "replayed_tickets": 100, "drafted_tickets": 80, "abstained_tickets": 20,
+        "confidence_threshold": 0.35, "risk_coverage": curve,
+        "suggested_threshold": {"target_precision": 0.5, "threshold": 0.25, "coverage": 0.8, "precision": 0.525},
+        "timings": {"started_at": "2026-11-30T08:00:00Z"},
+        "knowledge_gaps": {"tickets_without_good_source": 7, "topics": [
+            {"topic": "descaling the Brew One", "tickets": 4, "example_ticket_ids": [11, 12]},
+            {"topic": "gift subscriptions", "tickets": 3, "example_ticket_ids": [40]}
+        ]}
+    });
+    std::fs::write(dir.path().join("summary.json"), summary.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("report.html"),
+        "<!doctype html><html lang=\"en\"><head><title>simulation report</title></head><body><h1>Simulation report</h1></body></html>",
+    )
+    .unwrap();
+    dir
+}
+
+async fn viewport(browser: &mut Browser, width: u32, height: u32) {
+    browser
+        .call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
+        )
+        .await;
+}
+
+async fn text(browser: &mut Browser, selector: &str) -> String {
+    browser
+        .eval(&format!(
+            "(document.querySelector({selector:?}) || {{}}).textContent || ''"
+        ))
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// At `width`, the page needs no horizontal scrolling; screenshot kept as `name`.
+async fn shot(browser: &mut Browser, width: u32, name: &str) {
+    viewport(browser, width, 900).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let overflow = browser
+        .eval("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "{name}: {overflow}px of horizontal scrolling at {width}px"
+    );
+    let png = browser.screenshot(&screenshots().join(name)).await;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let shot_width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    assert!(
+        shot_width <= width && shot_width * 10 >= width * 9,
+        "{name}: {shot_width}px wide at {width}px"
+    );
+}
+
+/// axe-core's serious and critical violations on the current page.
+async fn axe_violations(browser: &mut Browser, axe: &str) -> Vec<Value> {
+    browser.eval(&format!("{axe}; true")).await;
+    let result = browser
+        .eval(
+            "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations\
+             .filter(v => v.impact === 'serious' || v.impact === 'critical')\
+             .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.html)})))",
+        )
+        .await;
+    result.as_array().cloned().unwrap_or_default()
+}
+
+fn axe_source() -> Option<String> {
+    let path = repo().join("target/axe-core/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(_) => {
+            say(&format!(
+                "skipped: the axe-core checks ({} is missing: run scripts/fetch-axe.sh, which scripts/test.sh calls)",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+async fn draft_of(server: &deskdraft::Server, id: &str) -> Value {
+    server.get(&format!("/api/drafts/{id}"), REVIEW_TOKEN).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
+    let Some(mut browser) = Browser::launch().await else {
+        say("skipped: no chromium on PATH (scripts/test.sh installs Debian's chromium)");
+        return;
+    };
+    let (stand_in, new) = account().await;
+    let data = ingested_data_dir();
+    let simulation = simulation_folder();
+    let report_dir = simulation.path().display().to_string();
+    let server = start_server(
+        data.path(),
+        &stand_in,
+        &[(
+            "DESKDRAFT_SERVE__SIMULATION_REPORT_DIR",
+            report_dir.as_str(),
+        )],
+    )
+    .await;
+    for ticket in &new {
+        server.draft_by_webhook(&stand_in, ticket.id).await;
+    }
+    let drafts = server.get("/api/drafts?status=pending", REVIEW_TOKEN).await;
+    let pending: Vec<&Value> = drafts.as_array().unwrap().iter().collect();
+    let of_product = |p: &str| pending.iter().filter(|d| d["product"] == p).count();
+    assert!(
+        of_product("1") >= 2,
+        "two drafts of product 1 to work through: {drafts}"
+    );
+
+    browser
+        .call(
+            "Emulation.setFocusEmulationEnabled",
+            json!({"enabled": true}),
+        )
+        .await;
+    viewport(&mut browser, 1280, 900).await;
+    browser.navigate(&format!("{}/login", server.url)).await;
+    browser
+        .wait_for("document.activeElement && document.activeElement.id === 'token'")
+        .await;
+    type_text(&mut browser, REVIEW_TOKEN).await;
+    press(&mut browser, "Enter").await;
+    browser
+        .wait_for("document.body.dataset.page === 'queue'")
+        .await;
+    let listed = browser
+        .eval("document.querySelectorAll('tr.row').length")
+        .await;
+    assert_eq!(listed.as_u64().unwrap() as usize, pending.len());
+
+    // Filter by product: f focuses the product filter, arrows choose, Enter applies.
+    press(&mut browser, "f").await;
+    browser
+        .wait_for("document.activeElement.id === 'filter-product'")
+        .await;
+    for _ in 0..6 {
+        if browser.eval("document.activeElement.value").await == "1" {
+            break;
+        }
+        press(&mut browser, "ArrowDown").await;
+    }
+    assert_eq!(browser.eval("document.activeElement.value").await, "1");
+    press(&mut browser, "Enter").await;
+    browser
+        .wait_for("location.search.includes('product=1')")
+        .await;
+    let rows = browser
+        .eval("[...document.querySelectorAll('tr.row')].map(r => r.textContent)")
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), of_product("1"), "{rows:?}");
+    for row in rows {
+        let row = row.as_str().unwrap();
+        assert!(
+            row.contains("Brew One smart kettle"),
+            "a product name, not an id: {row}"
+        );
+        assert!(!row.contains("1.00"), "no bare confidence: {row}");
+    }
+    shot(&mut browser, 1280, "queue-desktop.png").await;
+    shot(&mut browser, 390, "queue-narrow.png").await;
+    viewport(&mut browser, 1280, 900).await;
+
+    // Open the first draft: j focuses it, Enter opens it.
+    press(&mut browser, "j").await;
+    browser
+        .wait_for("document.activeElement.classList.contains('row-link')")
+        .await;
+    press(&mut browser, "Enter").await;
+    browser
+        .wait_for("document.body.dataset.page === 'draft'")
+        .await;
+    let first_id = browser
+        .eval("location.pathname.split('/').pop()")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = draft_of(&server, &first_id).await;
+    let ticket_id = first["ticket_id"].as_i64().unwrap();
+    let ticket = new.iter().find(|t| t.id == ticket_id).unwrap();
+    assert_eq!(text(&mut browser, "#ticket-title").await, ticket.subject);
+    assert_eq!(
+        text(&mut browser, "#product").await,
+        "Brew One smart kettle"
+    );
+    let requester = ticket.requester_id.unwrap();
+    assert!(
+        text(&mut browser, "#requester")
+            .await
+            .contains(&format!("Customer {requester}"))
+    );
+    let link = browser
+        .eval("document.getElementById('freshdesk-link').href")
+        .await;
+    assert_eq!(
+        link,
+        format!(
+            "{}/a/tickets/{ticket_id}",
+            stand_in
+                .base_url()
+                .trim_end_matches('/')
+                .trim_end_matches("/api/v2")
+        )
+    );
+    let words: String = ticket
+        .description_text
+        .clone()
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(5)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let thread = text(&mut browser, "#thread").await;
+    let thread = thread.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        thread.contains(&words),
+        "the customer's message {words:?} in {thread}"
+    );
+    let confidence = text(&mut browser, "#confidence").await;
+    assert!(
+        confidence.contains("confidence") && confidence.contains("Simulation:"),
+        "{confidence}"
+    );
+    assert!(!confidence.contains("1.00 "), "{confidence}");
+    assert!(
+        text(&mut browser, ".shortcuts")
+            .await
+            .contains("approve and send")
+    );
+    shot(&mut browser, 1280, "draft-desktop.png").await;
+    shot(&mut browser, 390, "draft-narrow.png").await;
+    viewport(&mut browser, 1280, 900).await;
+
+    let axe = axe_source();
+    let mut violations = Vec::new();
+    if let Some(axe) = &axe {
+        violations.push(("draft", axe_violations(&mut browser, axe).await));
+    }
+
+    // Edit (e), leave the editor (Esc), approve (a): the next draft of the list opens.
+    press(&mut browser, "e").await;
+    browser
+        .wait_for("document.activeElement.id === 'reply-text'")
+        .await;
+    type_text(&mut browser, "\n\nEdited by keyboard.").await;
+    press(&mut browser, "Escape").await;
+    browser
+        .wait_for("document.activeElement.id !== 'reply-text'")
+        .await;
+    press(&mut browser, "a").await;
+    browser
+        .wait_for(&format!(
+            "document.body.dataset.page === 'draft' && !location.pathname.endsWith('{first_id}') && !!document.getElementById('flash')"
+        ))
+        .await;
+    let flash = text(&mut browser, "#flash").await;
+    assert!(
+        flash.contains(&format!("#{ticket_id}")) && flash.contains("approved"),
+        "{flash}"
+    );
+    assert!(
+        browser
+            .eval("location.search")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("product=1")
+    );
+    let second_id = browser
+        .eval("location.pathname.split('/').pop()")
+        .await
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Reject the next with a reason: r, type, Enter.
+    press(&mut browser, "r").await;
+    browser
+        .wait_for("document.activeElement.id === 'reject-reason'")
+        .await;
+    type_text(&mut browser, "Wrong product").await;
+    press(&mut browser, "Enter").await;
+    browser.wait_for("(document.getElementById('flash') || {textContent: ''}).textContent.includes('rejected')").await;
+
+    let approved = draft_of(&server, &first_id).await;
+    assert!(
+        matches!(approved["status"].as_str(), Some("sending" | "approved")),
+        "{approved}"
+    );
+    assert!(
+        approved["sent_text"]
+            .as_str()
+            .unwrap()
+            .ends_with("Edited by keyboard."),
+        "{approved}"
+    );
+    let rejected = draft_of(&server, &second_id).await;
+    assert_eq!(rejected["status"], "rejected", "{rejected}");
+    assert_eq!(rejected["reject_reason"], "Wrong product");
+    let started = Instant::now();
+    while !stand_in.ticket(ticket_id).is_some_and(|t| {
+        t.conversations
+            .iter()
+            .any(|c| !c.private && !c.incoming && c.body.contains("Edited by keyboard."))
+    }) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the approved reply was not sent"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Back to the queue (q): the list kept its filter.
+    press(&mut browser, "q").await;
+    browser
+        .wait_for("document.body.dataset.page === 'queue'")
+        .await;
+    assert!(
+        browser
+            .eval("location.search")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("product=1")
+    );
+    if let Some(axe) = &axe {
+        violations.push(("queue", axe_violations(&mut browser, axe).await));
+    }
+
+    // The lead's view (l): live figures, both curves, knowledge gaps, the report.
+    press(&mut browser, "l").await;
+    browser
+        .wait_for("document.body.dataset.page === 'lead'")
+        .await;
+    let lead = text(&mut browser, "main").await;
+    assert!(
+        lead.contains("descaling the Brew One"),
+        "knowledge gaps shown"
+    );
+    assert!(lead.contains("the simulation suggests 0.25"), "{lead}");
+    assert!(
+        browser
+            .eval("!!document.querySelector('#chart-risk svg')")
+            .await
+            == true
+    );
+    shot(&mut browser, 1280, "lead-desktop.png").await;
+    shot(&mut browser, 390, "lead-narrow.png").await;
+    viewport(&mut browser, 1280, 900).await;
+    if let Some(axe) = &axe {
+        violations.push(("lead", axe_violations(&mut browser, axe).await));
+    }
+    let report = http()
+        .get(format!("{}/reports/latest", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        report.url().path().ends_with("/login"),
+        "the report needs a session"
+    );
+    for (page, found) in &violations {
+        assert!(found.is_empty(), "axe-core on the {page} page: {found:#?}");
+    }
+    say(&format!(
+        "screenshots in {} (queue, draft, lead at 1280 and 390 px)",
+        screenshots().display()
+    ));
+}
