@@ -259,8 +259,9 @@ pub fn addressed_names(reply: &str) -> Vec<String> {
             .map(|c| c[1].to_lowercase())
             .collect();
         for word in CAPITALISED_WORD_RE.find_iter(&reply[leading.end()..]) {
-            let lower = word.as_str().to_lowercase();
-            if handles.iter().any(|h| h.starts_with(&lower)) && !NOT_NAMES.contains(&word.as_str())
+            // Handles spell names loosely ("vickymiller007" for Vicki): the first four letters.
+            let prefix: String = word.as_str().to_lowercase().chars().take(4).collect();
+            if handles.iter().any(|h| h.starts_with(&prefix)) && !NOT_NAMES.contains(&word.as_str())
             {
                 names.push(word.as_str().to_string());
             }
