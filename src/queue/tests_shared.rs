@@ -20,6 +20,7 @@ fn new_draft(ticket_id: i64, message_id: i64, revision: u32) -> NewDraft {
         draft_text: "Hold the reset button for ten seconds.".into(),
         note_html: "<p>note</p>".into(),
         draft: serde_json::json!({"sources": [1, 2]}),
+        ticket: None,
     }
 }
 
