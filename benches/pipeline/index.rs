@@ -9,7 +9,7 @@ use std::time::Instant;
 use deskdraft::app::Components;
 use deskdraft::commands::ingest::ingest_with;
 use deskdraft::config::{ChunkingConfig, Config};
-use deskdraft::draft::generate::{build_chat_request, prompt_sources};
+use deskdraft::draft::generate::{build_chat_request, prompt_sources, whole_sources};
 use deskdraft::draft::{DraftRequest, PromptTemplates};
 use deskdraft::helpdesk::bundle::Bundle;
 use deskdraft::ingest::cases::customer_problem_text;
@@ -159,7 +159,7 @@ async fn query_latency(components: &Components, bundle: &Bundle) -> serde_json::
             .expect("retrieve");
         retrieval.push(started.elapsed().as_secs_f64() * 1e3);
         let language = detect_language(text).unwrap_or_else(|| "en".to_string());
-        let sources = prompt_sources(&result, max_sources);
+        let sources = whole_sources(&prompt_sources(&result, max_sources));
         let mut redactor = Redactor::new();
         let chat = build_chat_request(
             &request,

@@ -14,8 +14,8 @@
 
 mod advisory;
 mod approvals;
-mod copy;
 mod console;
+mod copy;
 mod drafts;
 mod events;
 mod feedback;
@@ -43,8 +43,8 @@ use sql::{Sql, params};
 
 pub use advisory::{AdvisoryGuard, AdvisoryLocks, ReconcilerElection};
 pub use approvals::{ApprovalIntent, ApprovalOutcome};
-pub use copy::CopySummary;
 pub use console::{Neighbours, QueueFilter, QueuePage, QueueRow, TicketContext};
+pub use copy::CopySummary;
 pub use drafts::{DraftRecord, DraftStatus, NewDraft};
 pub use events::{DraftEvent, DraftEventKind};
 pub use feedback::{FeedbackStats, ProductFeedback, edit_distance as drafts_edit_distance};

@@ -5,8 +5,8 @@
 //! exported (`deskdraft export --freshdesk`) through [`crate::helpdesk::HelpdeskRead`], the
 //! read-only capability, which has no write methods at all (see [`crate::helpdesk::export`]).
 
-pub mod gaps;
 pub mod compare;
+pub mod gaps;
 pub mod metrics;
 pub mod model;
 pub mod replay;

@@ -4,7 +4,7 @@
 //! flagged, and the prompt is fitted to the context the configuration or the server gives.
 
 use super::*;
-use deskdraft::llm::{ChatModel, StructuredOutputForm};
+use deskdraft::llm::StructuredOutputForm;
 use support::openai_stand_in::ServerKind;
 
 fn formats(setup: &Setup) -> Vec<String> {
