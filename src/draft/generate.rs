@@ -246,7 +246,51 @@ pub fn parse_answer(content: &str) -> Result<ModelAnswer, GenerationError> {
         (Some(start), Some(end)) if end > start => &trimmed[start..=end],
         _ => return Err(GenerationError::NotStructured("no JSON object".into())),
     };
-    serde_json::from_str(json).map_err(|e| GenerationError::NotStructured(e.to_string()))
+    let mut answer: ModelAnswer =
+        serde_json::from_str(json).map_err(|e| GenerationError::NotStructured(e.to_string()))?;
+    // A small base model given the prompt's example ({"reply": "<the reply text>", ...}) often
+    // copies it back: valid JSON, ids within the schema, and no answer at all (seen with
+    // Gemma 3 270M on every demo ticket). Such a reply is no draft.
+    if is_placeholder(&answer.reply) {
+        return Err(GenerationError::NotStructured(format!(
+            "the reply repeats the prompt's example ({:?}) instead of answering",
+            answer.reply.trim()
+        )));
+    }
+    answer.needs_human.retain(|reason| !is_placeholder(reason));
+    Ok(answer)
+}
+
+/// `<something>` standing alone: a placeholder of the prompt's example, not text.
+fn is_placeholder(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with('<')
+        && text.ends_with('>')
+        && !text[1..text.len().saturating_sub(1)].contains(['<', '>', '\n'])
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_copied_from_the_prompts_example_is_not_an_answer() {
+        let echoed = r#"{"reply": "<the reply text>", "source_ids": ["article:101"], "confidence": 0.9, "needs_human": ["<reasons an agent must check something>"]}"#;
+        let error = parse_answer(echoed).unwrap_err().to_string();
+        assert!(error.contains("repeats the prompt's example"), "{error}");
+    }
+
+    #[test]
+    fn placeholder_reasons_are_dropped_and_real_replies_kept() {
+        let answer = parse_answer(
+            r#"{"reply": "Hold <K> for 5 seconds.", "needs_human": ["<reasons an agent must check something>", "check the order"]}"#,
+        )
+        .unwrap();
+        assert_eq!(answer.reply, "Hold <K> for 5 seconds.");
+        assert_eq!(answer.needs_human, vec!["check the order".to_string()]);
+        // An HTML-looking reply is text, not a placeholder.
+        assert!(parse_answer(r#"{"reply": "<p>Hi</p>"}"#).is_ok());
+    }
 }
 
 /// Everything the model saw and said, checked into a draft.
