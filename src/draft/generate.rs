@@ -269,30 +269,6 @@ fn is_placeholder(text: &str) -> bool {
         && !text[1..text.len().saturating_sub(1)].contains(['<', '>', '\n'])
 }
 
-#[cfg(test)]
-mod placeholder_tests {
-    use super::*;
-
-    #[test]
-    fn a_reply_copied_from_the_prompts_example_is_not_an_answer() {
-        let echoed = r#"{"reply": "<the reply text>", "source_ids": ["article:101"], "confidence": 0.9, "needs_human": ["<reasons an agent must check something>"]}"#;
-        let error = parse_answer(echoed).unwrap_err().to_string();
-        assert!(error.contains("repeats the prompt's example"), "{error}");
-    }
-
-    #[test]
-    fn placeholder_reasons_are_dropped_and_real_replies_kept() {
-        let answer = parse_answer(
-            r#"{"reply": "Hold <K> for 5 seconds.", "needs_human": ["<reasons an agent must check something>", "check the order"]}"#,
-        )
-        .unwrap();
-        assert_eq!(answer.reply, "Hold <K> for 5 seconds.");
-        assert_eq!(answer.needs_human, vec!["check the order".to_string()]);
-        // An HTML-looking reply is text, not a placeholder.
-        assert!(parse_answer(r#"{"reply": "<p>Hi</p>"}"#).is_ok());
-    }
-}
-
 /// Everything the model saw and said, checked into a draft.
 pub struct GenerationInput<'a> {
     pub request: &'a DraftRequest,
@@ -397,4 +373,28 @@ pub async fn compose_generated(
         prompt_fit: Some(fit),
     };
     Ok(check_answer(input, &sources, answer, reply, usage))
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_copied_from_the_prompts_example_is_not_an_answer() {
+        let echoed = r#"{"reply": "<the reply text>", "source_ids": ["article:101"], "confidence": 0.9, "needs_human": ["<reasons an agent must check something>"]}"#;
+        let error = parse_answer(echoed).unwrap_err().to_string();
+        assert!(error.contains("repeats the prompt's example"), "{error}");
+    }
+
+    #[test]
+    fn placeholder_reasons_are_dropped_and_real_replies_kept() {
+        let answer = parse_answer(
+            r#"{"reply": "Hold <K> for 5 seconds.", "needs_human": ["<reasons an agent must check something>", "check the order"]}"#,
+        )
+        .unwrap();
+        assert_eq!(answer.reply, "Hold <K> for 5 seconds.");
+        assert_eq!(answer.needs_human, vec!["check the order".to_string()]);
+        // An HTML-looking reply is text, not a placeholder.
+        assert!(parse_answer(r#"{"reply": "<p>Hi</p>"}"#).is_ok());
+    }
 }
