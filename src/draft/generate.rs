@@ -237,20 +237,18 @@ pub fn build_chat_request(
     })
 }
 
-/// The JSON object in the model's text (tolerating a Markdown fence around it).
+/// The JSON object in the model's text (tolerating a Markdown fence around it, and raw line
+/// breaks inside its strings).
 pub fn parse_answer(content: &str) -> Result<ModelAnswer, GenerationError> {
-    let trimmed = content.trim();
-    let start = trimmed.find('{');
-    let end = trimmed.rfind('}');
-    let json = match (start, end) {
-        (Some(start), Some(end)) if end > start => &trimmed[start..=end],
-        _ => return Err(GenerationError::NotStructured("no JSON object".into())),
-    };
+    let json = super::model_json::object_text(content)
+        .ok_or_else(|| GenerationError::NotStructured("no JSON object".into()))?;
+    let json = super::model_json::escape_control_characters_in_strings(json);
     let mut answer: ModelAnswer =
-        serde_json::from_str(json).map_err(|e| GenerationError::NotStructured(e.to_string()))?;
-    // A small base model given the prompt's example ({"reply": "<the reply text>", ...}) often
+        serde_json::from_str(&json).map_err(|e| GenerationError::NotStructured(e.to_string()))?;
+    // A small base model shown an example with slots ({"reply": "<the reply text>", ...})
     // copies it back: valid JSON, ids within the schema, and no answer at all (seen with
-    // Gemma 3 270M on every demo ticket). Such a reply is no draft.
+    // Gemma 3 270M on every demo ticket). prompts/system.j2 no longer shows one, but a team's
+    // own prompt may. Such a reply is no draft.
     if is_placeholder(&answer.reply) {
         return Err(GenerationError::NotStructured(format!(
             "the reply repeats the prompt's example ({:?}) instead of answering",
@@ -384,6 +382,15 @@ mod placeholder_tests {
         let echoed = r#"{"reply": "<the reply text>", "source_ids": ["article:101"], "confidence": 0.9, "needs_human": ["<reasons an agent must check something>"]}"#;
         let error = parse_answer(echoed).unwrap_err().to_string();
         assert!(error.contains("repeats the prompt's example"), "{error}");
+    }
+
+    #[test]
+    fn a_real_models_answer_with_a_raw_line_break_in_its_reply_is_read() {
+        // Gemma 3 270M under llama-cpp-python's grammar, verbatim but for the words.
+        let raw = "{ \"reply\": \"We only took one payment.\n\" ,\"source_ids\": [\"case:42\"], \"confidence\": 0, \"needs_human\": [] }";
+        let answer = parse_answer(raw).unwrap();
+        assert_eq!(answer.reply, "We only took one payment.\n");
+        assert_eq!(answer.source_ids, vec!["case:42".to_string()]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod confidence;
 pub mod fit;
 pub mod generate;
 pub mod grounding;
+pub mod model_json;
 pub mod render;
 pub mod specifics;
 pub mod templates;
