@@ -199,6 +199,7 @@ fn llm_prompts_with_redaction() {
         linked_article_ids: Vec::new(),
         supporting_cases: 0,
         agent_only: false,
+        updated_at: None,
     };
     let mut case = source(SourceType::Case, 42, "Double prélèvement");
     case.snippet = "J'ai été débité deux fois, contactez-moi à paul@example.fr".into();
@@ -268,6 +269,7 @@ fn llm_user_prompt_fitted_to_a_small_context() {
         linked_article_ids: Vec::new(),
         supporting_cases: 0,
         agent_only: false,
+        updated_at: None,
     };
     let case = source(
         SourceType::Case,

@@ -182,6 +182,7 @@ mod tests {
             linked_article_ids: Vec::new(),
             supporting_cases: 0,
             agent_only: false,
+            updated_at: None,
         };
         let (a, b, c) = (make(1), make(2), make(3));
         let sentence = "This sentence is exactly forty bytes ok. ";

@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod confidence;
+pub mod conflicts;
 pub mod fit;
 pub mod generate;
 pub mod grounding;
@@ -220,6 +221,7 @@ impl Drafter {
         if draft.kind == DraftKind::Generated {
             scrub_generated_specifics(&mut draft, request);
         }
+        flag_conflicting_sources(&mut draft);
         draft.retrieval_millis = retrieval_millis;
         draft.generation_millis = generation_started.elapsed().as_secs_f64() * 1e3;
         Ok(draft)
@@ -237,6 +239,27 @@ pub fn scrub_agent_only_links(draft: &mut Draft, catalog: &crate::retrieve::Arti
             ));
         }
     }
+}
+
+/// Flags cited sources that contradict each other (time frames, knowledge prices), saying
+/// which to trust when an article changed after the case. Abstentions cite nothing to send.
+fn flag_conflicting_sources(draft: &mut Draft) {
+    if draft.kind == DraftKind::Abstained {
+        return;
+    }
+    let retrieved = draft
+        .retrieval
+        .cases
+        .iter()
+        .chain(&draft.retrieval.articles);
+    let cited: Vec<&RetrievedSource> = retrieved
+        .filter(|s| {
+            let key = s.key().to_string();
+            draft.sources.iter().any(|c| c.key == key)
+        })
+        .collect();
+    let flags = conflicts::conflict_flags(&cited);
+    draft.flags.extend(flags);
 }
 
 /// What the new ticket says (its own details are kept) and what knowledge documents (prices in

@@ -153,6 +153,7 @@ fn the_retrieval_only_draft_keeps_only_the_new_tickets_own_order_number() {
         linked_article_ids: vec![],
         supporting_cases: 0,
         agent_only: false,
+        updated_at: None,
     };
     let retrieval = RetrievalResult {
         cases: vec![case],

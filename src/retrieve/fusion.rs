@@ -77,6 +77,7 @@ pub fn group_by_document(chunks: &[ScoredChunk]) -> Vec<RetrievedSource> {
                     linked_article_ids: payload.linked_article_ids.clone(),
                     supporting_cases: 0,
                     agent_only: payload.agent_only,
+                    updated_at: Some(payload.updated_at),
                 });
             }
         }
@@ -192,6 +193,7 @@ mod tests {
             linked_article_ids: vec![linked],
             supporting_cases: 0,
             agent_only: false,
+            updated_at: None,
         }
     }
 

@@ -64,6 +64,10 @@ pub struct RetrievedSource {
     /// Agents-only knowledge: may inform a draft, never linked in reply text.
     #[serde(default)]
     pub agent_only: bool,
+    /// When the document last changed (an article edited after a case that contradicts it is
+    /// the one to trust). `None` in records written before it was kept.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl RetrievedSource {
@@ -124,6 +128,7 @@ impl ArticleCatalog {
                     linked_article_ids: vec![],
                     supporting_cases: 0,
                     agent_only: payload.agent_only,
+                    updated_at: Some(payload.updated_at),
                 },
             );
         }

@@ -49,6 +49,7 @@ fn source(kind: SourceType, id: i64, title: &str, similarity: f32) -> RetrievedS
         linked_article_ids: Vec::new(),
         supporting_cases: 0,
         agent_only: false,
+        updated_at: None,
     }
 }
 
