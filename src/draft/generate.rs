@@ -41,6 +41,8 @@ pub enum GenerationError {
     NotStructured(String),
     #[error("the model returned an empty reply")]
     EmptyReply,
+    #[error("the model's reply is no draft: {0}")]
+    NotAReply(String),
 }
 
 /// The structured answer the prompt asks for.
@@ -360,6 +362,10 @@ pub async fn compose_generated(
     let reply = redactor.restore(answer.reply.trim());
     if reply.is_empty() {
         return Err(GenerationError::EmptyReply);
+    }
+    if let Some(reason) = super::reply_check::no_draft_reason(&reply, &input.request.customer_text)
+    {
+        return Err(GenerationError::NotAReply(reason));
     }
     let usage = LlmUsage {
         model: response.model.clone(),

@@ -9,6 +9,7 @@ pub mod generate;
 pub mod grounding;
 pub mod model_json;
 pub mod render;
+pub mod reply_check;
 pub mod specifics;
 pub mod templates;
 pub mod thread;
