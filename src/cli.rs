@@ -141,6 +141,11 @@ pub struct SimulateCommand {
     /// Precision the suggested confidence threshold should reach (default from config, 0.5).
     #[arg(long)]
     pub target_precision: Option<f32>,
+    /// Replay each selected ticket's last customer follow-up that an agent answered, drafted from
+    /// the thread so far and as of that message, instead of its first message (tickets without
+    /// one are left out).
+    #[arg(long)]
+    pub follow_ups: bool,
     /// Replay the tickets twice, with the retrieval-only drafter and with the configured language
     /// model (llm.base_url), and write both reports side by side (compare.md, compare.html).
     #[arg(long)]

@@ -206,6 +206,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 selection,
                 target_precision: args.target_precision,
                 card_seed: args.seed,
+                follow_ups: args.follow_ups,
             };
             if args.compare {
                 let outcome = deskdraft::simulate::run_comparison(

@@ -205,6 +205,7 @@ async fn simulate(config: &Config, bundle_dir: &Path) -> serde_json::Value {
         },
         target_precision: None,
         card_seed: 7,
+        follow_ups: false,
     };
     let outcome = run_simulation(config.clone(), args)
         .await

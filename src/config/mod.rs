@@ -110,6 +110,10 @@ pub struct RetrievalConfig {
     /// Article ranking: a case's vote halves every this many days of age (answers go stale:
     /// products, policies and known issues change). 0 turns the discount off. Default 0.
     pub case_half_life_days: f32,
+    /// A follow-up's search also reads the ticket's first message (the problem the customer
+    /// still has), not only the subject and the latest message. Default true (measured on the
+    /// 43 twitter-care follow-ups: hit@5 0.548 vs 0.524, MRR 0.313 vs 0.307; README).
+    pub follow_up_search_with_first_message: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -186,6 +190,7 @@ impl Default for RetrievalConfig {
             cases_consulted: 20,
             popularity_weight: 0.05,
             case_half_life_days: 0.0,
+            follow_up_search_with_first_message: true,
         }
     }
 }

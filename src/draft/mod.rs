@@ -198,7 +198,10 @@ impl Drafter {
         let retrieval = self
             .retriever
             .retrieve(&RetrievalRequest {
-                query_text: request.customer_text.clone(),
+                query_text: search_text(
+                    request,
+                    self.retriever.config.follow_up_search_with_first_message,
+                ),
                 product: request.product.clone(),
                 as_of: request.as_of,
                 exclude: vec![DocumentKey::case(request.ticket_id)],
@@ -239,6 +242,17 @@ pub fn scrub_agent_only_links(draft: &mut Draft, catalog: &crate::retrieve::Arti
                 "removed a link to an agents-only article customers cannot open: {url}"
             ));
         }
+    }
+}
+
+/// What retrieval searches with: the message answered (with the subject), and for a follow-up,
+/// when configured, the ticket's first message too.
+pub fn search_text(request: &DraftRequest, with_first_message: bool) -> String {
+    match request.thread.first() {
+        Some(first) if with_first_message && first.from_customer => {
+            format!("{}\n\n{}", request.customer_text, first.text)
+        }
+        _ => request.customer_text.clone(),
     }
 }
 

@@ -206,4 +206,59 @@ mod tests {
         assert!(first.thread.is_empty());
         assert!(first.customer_text.contains("My kettle stays cold."));
     }
+
+    #[test]
+    fn a_follow_ups_search_reads_the_first_message_when_configured() {
+        let follow_up = ticket(vec![
+            conversation(2, false, false, "Try the reset button."),
+            conversation(3, true, false, "Reset did nothing."),
+        ]);
+        let request = DraftRequest::for_message(&follow_up, awaiting_message(&follow_up).unwrap());
+        assert_eq!(
+            crate::draft::search_text(&request, true),
+            "Kettle will not heat\n\nReset did nothing.\n\nMy kettle stays cold."
+        );
+        assert_eq!(
+            crate::draft::search_text(&request, false),
+            request.customer_text
+        );
+        // A first message has no thread: its search is its own text either way.
+        let new = ticket(vec![]);
+        let first = DraftRequest::for_message(&new, awaiting_message(&new).unwrap());
+        assert_eq!(crate::draft::search_text(&first, true), first.customer_text);
+    }
+
+    #[test]
+    fn the_follow_up_replayed_is_the_last_answered_customer_message_after_a_reply() {
+        use crate::simulate::replay::follow_up_point;
+        let answered_twice = ticket(vec![
+            conversation(
+                1,
+                true,
+                false,
+                "Before any reply: part of the first message.",
+            ),
+            conversation(2, false, false, "Try the reset button."),
+            conversation(3, true, false, "Reset did nothing."),
+            conversation(4, false, true, "internal note"),
+            conversation(5, true, false, "Still cold."),
+            conversation(6, false, false, "We send a new kettle."),
+            conversation(7, true, false, "Thanks!"),
+        ]);
+        assert_eq!(
+            follow_up_point(&answered_twice),
+            Some(4),
+            "'Still cold.', not 'Thanks!'"
+        );
+        let one_reply = ticket(vec![
+            conversation(1, true, false, "More detail."),
+            conversation(2, false, false, "Try the reset button."),
+            conversation(3, true, false, "Thanks!"),
+        ]);
+        assert_eq!(
+            follow_up_point(&one_reply),
+            None,
+            "no agent answered the follow-up"
+        );
+    }
 }

@@ -41,6 +41,9 @@ pub struct SimulateArgs {
     pub target_precision: Option<f32>,
     /// Seed of the random sample of report cards.
     pub card_seed: u64,
+    /// Replay each selected ticket's last answered customer follow-up (drafted from the thread
+    /// so far) instead of its first message; tickets without one are left out.
+    pub follow_ups: bool,
 }
 
 /// The outcome: aggregates, per-ticket rows and the written files.
@@ -126,6 +129,8 @@ pub(crate) struct Prepared {
     components: Components,
     issues: model::ReplayIssues,
     tickets: Vec<crate::domain::Ticket>,
+    /// Replay follow-ups rather than first messages (see [`SimulateArgs::follow_ups`]).
+    follow_ups: bool,
     reference_articles: Arc<crate::ingest::cases::ArticleUrlIndex>,
     retriever: Arc<Retriever>,
     ingest_seconds: f64,
@@ -155,7 +160,14 @@ pub(crate) async fn prepare(
     }
     let (ids, issues) = select_tickets(&entries, &args.selection);
     drop(entries);
-    let tickets = replay::load_selected_tickets(&bundle, &ids)?;
+    let mut tickets = replay::load_selected_tickets(&bundle, &ids)?;
+    if args.follow_ups {
+        tickets.retain(|t| replay::follow_up_point(t).is_some());
+        tracing::info!(
+            tickets = tickets.len(),
+            "replaying answered customer follow-ups"
+        );
+    }
     let reference_articles = Arc::new(replay::reference_article_index(&bundle)?);
 
     // The queries are known in advance: embed them in full batches first, so the replay itself
@@ -185,6 +197,7 @@ pub(crate) async fn prepare(
         components,
         issues,
         tickets,
+        follow_ups: args.follow_ups,
         reference_articles,
         retriever,
         ingest_seconds,
@@ -279,9 +292,13 @@ pub(crate) async fn replay_all(
             .map(|ticket| {
                 let (drafter, progress) = (Arc::clone(drafter), progress.clone());
                 let reference_articles = Arc::clone(&prepared.reference_articles);
+                let follow_ups = prepared.follow_ups;
                 tokio::spawn(async move {
-                    let replayed =
-                        replay::replay_ticket(&drafter, &ticket, &reference_articles).await;
+                    let replayed = if follow_ups {
+                        replay::replay_follow_up(&drafter, &ticket, &reference_articles).await
+                    } else {
+                        replay::replay_ticket(&drafter, &ticket, &reference_articles).await
+                    };
                     progress.inc(1);
                     replayed
                 })

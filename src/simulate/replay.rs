@@ -123,6 +123,53 @@ pub async fn replay_ticket(
     })
 }
 
+/// The customer follow-up a `--follow-ups` replay drafts: the last customer message after the
+/// first public agent reply that an agent answered publicly later.
+pub fn follow_up_point(ticket: &Ticket) -> Option<usize> {
+    let conversations = &ticket.conversations;
+    let first_reply = conversations
+        .iter()
+        .position(|c| c.is_public_agent_reply())?;
+    let last_reply = conversations
+        .iter()
+        .rposition(|c| c.is_public_agent_reply())?;
+    (first_reply + 1..last_reply)
+        .rev()
+        .find(|&i| conversations[i].incoming && !conversations[i].private)
+}
+
+/// Draft a ticket's last answered follow-up as of its arrival, from the thread so far; the
+/// reference is what agents replied after it.
+pub async fn replay_follow_up(
+    drafter: &Drafter,
+    ticket: &Ticket,
+    articles: &ArticleUrlIndex,
+) -> Result<ReplayedTicket, DraftError> {
+    let point = follow_up_point(ticket).expect("tickets without a follow-up are left out");
+    let message = &ticket.conversations[point];
+    let mut so_far = ticket.clone();
+    so_far.conversations.truncate(point + 1);
+    let awaiting = crate::draft::thread::AwaitingMessage {
+        message_id: message.id,
+        at: message.created_at,
+    };
+    let mut request = DraftRequest::for_message(&so_far, awaiting);
+    request.as_of = Some(message.created_at);
+    let draft = drafter.draft(&request).await?;
+    let foreign_specifics = foreign_specifics_in(&draft, &request);
+    let mut after = ticket.clone();
+    after.conversations.drain(..=point);
+    Ok(ReplayedTicket {
+        foreign_specifics,
+        ticket_id: ticket.id,
+        product: product_key(ticket.product_id),
+        created_at: message.created_at,
+        customer_text: request.customer_text,
+        reference: reference_of(&after, articles),
+        draft,
+    })
+}
+
 /// Embedding cosine of each draft to its reference reply, batched.
 pub async fn reply_cosines(
     embedder: &dyn DenseEmbedder,
