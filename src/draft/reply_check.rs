@@ -27,9 +27,10 @@ pub fn no_draft_reason(reply: &str, customer_text: &str) -> Option<String> {
         .filter(|w| w.chars().any(char::is_alphabetic))
         .count();
     if lettered < MIN_REPLY_WORDS {
+        // Counts only, never the words: this reason is logged, and the reply may carry
+        // customer text.
         return Some(format!(
-            "the reply has {lettered} word(s) ({:?}), too few to be a draft",
-            reply.chars().take(40).collect::<String>()
+            "the reply has {lettered} word(s), too few to be a draft"
         ));
     }
     let customer_words = words(customer_text);
@@ -65,6 +66,8 @@ mod tests {
         for reply in ["1", "167", "No response", "  ok  "] {
             let reason = no_draft_reason(reply, CUSTOMER).expect(reply);
             assert!(reason.contains("too few to be a draft"), "{reason}");
+            // The reason is logged: it never carries the reply's words.
+            assert!(!reason.contains(reply.trim()), "{reason}");
         }
     }
 
