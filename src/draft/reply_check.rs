@@ -12,6 +12,22 @@ const ECHO_RUN_WORDS: usize = 8;
 /// Share of the reply's words inside such copied runs from which the reply is an echo.
 const ECHO_SHARE: f64 = 0.5;
 
+/// Word stems no support reply uses (English; a model's reply once read "I'm going to f...
+/// puke"). A stem matches a word that starts with it.
+const OFFENSIVE_STEMS: &[&str] = &[
+    "fuck",
+    "shit",
+    "bullshit",
+    "asshole",
+    "bitch",
+    "bastard",
+    "cunt",
+    "dickhead",
+    "motherfuck",
+    "wanker",
+    "retard",
+];
+
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
         .filter(|w| !w.is_empty())
@@ -32,6 +48,12 @@ pub fn no_draft_reason(reply: &str, customer_text: &str) -> Option<String> {
         return Some(format!(
             "the reply has {lettered} word(s), too few to be a draft"
         ));
+    }
+    if reply_words
+        .iter()
+        .any(|w| OFFENSIVE_STEMS.iter().any(|stem| w.starts_with(stem)))
+    {
+        return Some("the reply contains offensive language".to_string());
     }
     let customer_words = words(customer_text);
     if customer_words.len() < ECHO_RUN_WORDS || reply_words.len() < ECHO_RUN_WORDS {
@@ -79,6 +101,15 @@ mod tests {
             reason.contains("repeats the customer's message"),
             "{reason}"
         );
+    }
+
+    #[test]
+    fn offensive_language_is_no_draft_but_similar_words_are_fine() {
+        let reason = no_draft_reason("I'm going to Fucking puke My", CUSTOMER).unwrap();
+        assert_eq!(reason, "the reply contains offensive language");
+        // Stems match the start of a word only, so "Scunthorpe" is no alarm.
+        let fine = "Your Scunthorpe order ships today, and the bitcoin refund is on its way.";
+        assert_eq!(no_draft_reason(fine, CUSTOMER), None);
     }
 
     #[test]
