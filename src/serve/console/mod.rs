@@ -10,6 +10,7 @@ mod draft_view;
 mod highlight;
 mod layout;
 mod lead;
+mod lead_gaps;
 pub mod names;
 mod quality;
 pub mod queue_view;
