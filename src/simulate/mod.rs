@@ -176,7 +176,11 @@ pub(crate) async fn prepare(
     let cached = Arc::new(CachedEmbedder::new(Arc::clone(&components.embedder)));
     let queries: Vec<String> = tickets
         .iter()
-        .map(|t| crate::draft::DraftRequest::from_ticket(t, Some(t.created_at)).customer_text)
+        .map(|t| {
+            let request = replay::replay_point(t, args.follow_ups).request;
+            let with_first = config.retrieval.follow_up_search_with_first_message;
+            crate::draft::search_text(&request, with_first)
+        })
         .collect();
     cached.prefill(&queries).await?;
     let prefill_seconds = prefill_started.elapsed().as_secs_f64();
@@ -294,11 +298,9 @@ pub(crate) async fn replay_all(
                 let reference_articles = Arc::clone(&prepared.reference_articles);
                 let follow_ups = prepared.follow_ups;
                 tokio::spawn(async move {
-                    let replayed = if follow_ups {
-                        replay::replay_follow_up(&drafter, &ticket, &reference_articles).await
-                    } else {
-                        replay::replay_ticket(&drafter, &ticket, &reference_articles).await
-                    };
+                    let replayed =
+                        replay::replay_ticket(&drafter, &ticket, &reference_articles, follow_ups)
+                            .await;
                     progress.inc(1);
                     replayed
                 })

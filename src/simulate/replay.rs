@@ -103,24 +103,13 @@ pub fn foreign_specifics_in(draft: &Draft, request: &DraftRequest) -> usize {
     leaked.len()
 }
 
-/// Draft one ticket as of its own creation.
-pub async fn replay_ticket(
-    drafter: &Drafter,
-    ticket: &Ticket,
-    articles: &ArticleUrlIndex,
-) -> Result<ReplayedTicket, DraftError> {
-    let request = DraftRequest::from_ticket(ticket, Some(ticket.created_at));
-    let draft = drafter.draft(&request).await?;
-    let foreign_specifics = foreign_specifics_in(&draft, &request);
-    Ok(ReplayedTicket {
-        foreign_specifics,
-        ticket_id: ticket.id,
-        product: product_key(ticket.product_id),
-        created_at: ticket.created_at,
-        customer_text: request.customer_text,
-        reference: reference_of(ticket, articles),
-        draft,
-    })
+/// What a replay drafts for a ticket: the request, as of when, and from which conversation on
+/// the agents' replies are the reference.
+pub struct ReplayPoint {
+    pub request: DraftRequest,
+    pub at: DateTime<Utc>,
+    /// Conversations before the reference replies (0 for a first message: every public reply).
+    pub reference_from: usize,
 }
 
 /// The customer follow-up a `--follow-ups` replay drafts: the last customer message after the
@@ -138,14 +127,17 @@ pub fn follow_up_point(ticket: &Ticket) -> Option<usize> {
         .find(|&i| conversations[i].incoming && !conversations[i].private)
 }
 
-/// Draft a ticket's last answered follow-up as of its arrival, from the thread so far; the
-/// reference is what agents replied after it.
-pub async fn replay_follow_up(
-    drafter: &Drafter,
-    ticket: &Ticket,
-    articles: &ArticleUrlIndex,
-) -> Result<ReplayedTicket, DraftError> {
-    let point = follow_up_point(ticket).expect("tickets without a follow-up are left out");
+/// A ticket's first message as of its creation, or with `follow_up` its last answered
+/// follow-up as of that message, drafted from the thread so far. Tickets replayed for a
+/// follow-up were selected for having one.
+pub fn replay_point(ticket: &Ticket, follow_up: bool) -> ReplayPoint {
+    let Some(point) = follow_up.then(|| follow_up_point(ticket)).flatten() else {
+        return ReplayPoint {
+            request: DraftRequest::from_ticket(ticket, Some(ticket.created_at)),
+            at: ticket.created_at,
+            reference_from: 0,
+        };
+    };
     let message = &ticket.conversations[point];
     let mut so_far = ticket.clone();
     so_far.conversations.truncate(point + 1);
@@ -155,17 +147,41 @@ pub async fn replay_follow_up(
     };
     let mut request = DraftRequest::for_message(&so_far, awaiting);
     request.as_of = Some(message.created_at);
+    ReplayPoint {
+        request,
+        at: message.created_at,
+        reference_from: point + 1,
+    }
+}
+
+/// Draft one ticket at its replay point (see [`replay_point`]).
+pub async fn replay_ticket(
+    drafter: &Drafter,
+    ticket: &Ticket,
+    articles: &ArticleUrlIndex,
+    follow_up: bool,
+) -> Result<ReplayedTicket, DraftError> {
+    let ReplayPoint {
+        request,
+        at,
+        reference_from,
+    } = replay_point(ticket, follow_up);
     let draft = drafter.draft(&request).await?;
     let foreign_specifics = foreign_specifics_in(&draft, &request);
-    let mut after = ticket.clone();
-    after.conversations.drain(..=point);
+    let reference = if reference_from == 0 {
+        reference_of(ticket, articles)
+    } else {
+        let mut replies_after = ticket.clone();
+        replies_after.conversations.drain(..reference_from);
+        reference_of(&replies_after, articles)
+    };
     Ok(ReplayedTicket {
         foreign_specifics,
         ticket_id: ticket.id,
         product: product_key(ticket.product_id),
-        created_at: message.created_at,
+        created_at: at,
         customer_text: request.customer_text,
-        reference: reference_of(&after, articles),
+        reference,
         draft,
     })
 }
