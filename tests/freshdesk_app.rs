@@ -335,3 +335,125 @@ async fn the_sidebar_says_why_there_is_no_draft() {
     let last = platform.invocations().pop().unwrap();
     assert_eq!((last.status, last.attempts), (502, 2));
 }
+
+/// The app token opens the app's three routes and nothing else (not the review API, the queue
+/// or a sign-in), and browsers get CORS on the app's routes only from the configured origins.
+/// No browser needed: plain HTTP against a real `deskdraft serve`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_app_token_opens_only_the_app_routes_and_cors_only_for_configured_origins() {
+    const ALLOWED_ORIGIN: &str = "https://acme.freshdesk.com";
+    let stand_in = stand_in_with_new_tickets(1).await;
+    let data = ingested_data_dir();
+    let origins = format!("[\"{ALLOWED_ORIGIN}\"]");
+    let server = start_server(
+        data.path(),
+        &stand_in,
+        &[("DESKDRAFT_SERVE__APP_ORIGINS", origins.as_str())],
+    )
+    .await;
+    server.draft_by_webhook(&stand_in, FIRST_NEW_TICKET).await;
+    let client = deskdraft::http();
+    let draft = server
+        .get(&format!("/api/tickets/{FIRST_NEW_TICKET}/draft"), APP_TOKEN)
+        .await;
+    let draft_id = draft["draft"]["id"]
+        .as_str()
+        .expect("a draft id")
+        .to_string();
+    let status = |method: reqwest::Method, path: String, token: Option<&'static str>| {
+        let mut request = client.request(method, format!("{}{path}", server.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move {
+            request
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    use reqwest::Method;
+    // Everything a reviewer may do stays closed to the app token.
+    let review_routes = [
+        (Method::GET, "/api/drafts".to_string()),
+        (Method::GET, format!("/api/drafts/{draft_id}")),
+        (Method::POST, format!("/api/drafts/{draft_id}/approve")),
+        (Method::POST, format!("/api/drafts/{draft_id}/reject")),
+        (Method::GET, "/api/jobs".to_string()),
+        (Method::GET, "/api/stats".to_string()),
+    ];
+    for (method, path) in &review_routes {
+        let with_app = status(method.clone(), path.clone(), Some(APP_TOKEN)).await;
+        assert_eq!(with_app, 401, "{method} {path} must refuse the app token");
+    }
+    let pending: Value = server.get("/api/drafts?status=pending", REVIEW_TOKEN).await;
+    assert!(
+        pending
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == draft_id.as_str()),
+        "the app token's tries approved or rejected nothing: {pending}"
+    );
+    // The app's routes (a redraft last, as it writes a new revision): open to the app token, closed without one.
+    let app_routes = [
+        (
+            Method::GET,
+            format!("/api/tickets/{FIRST_NEW_TICKET}/draft"),
+        ),
+        (
+            Method::POST,
+            format!("/api/tickets/{FIRST_NEW_TICKET}/redraft"),
+        ),
+    ];
+    for (method, path) in &app_routes {
+        let with_app = status(method.clone(), path.clone(), Some(APP_TOKEN)).await;
+        assert!(
+            (200..300).contains(&with_app),
+            "{method} {path} with the app token: {with_app}"
+        );
+        let anonymous = status(method.clone(), path.clone(), None).await;
+        assert_eq!(anonymous, 401, "{method} {path} without a token");
+    }
+
+    // CORS: a preflight from the configured origin is allowed, from any other is not, and the
+    // review API never answers a browser of another origin.
+    let preflight = |path: String, origin: &'static str| {
+        client
+            .request(Method::OPTIONS, format!("{}{path}", server.url))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "authorization")
+            .send()
+    };
+    let draft_path = format!("/api/tickets/{FIRST_NEW_TICKET}/draft");
+    let allowed = preflight(draft_path.clone(), ALLOWED_ORIGIN).await.unwrap();
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some(ALLOWED_ORIGIN),
+        "the configured origin may call the app's routes"
+    );
+    let other = preflight(draft_path, "https://evil.example").await.unwrap();
+    assert!(
+        other.headers().get("access-control-allow-origin").is_none(),
+        "another origin gets no CORS grant: {:?}",
+        other.headers()
+    );
+    let review = preflight("/api/stats".to_string(), ALLOWED_ORIGIN)
+        .await
+        .unwrap();
+    assert!(
+        review
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "the review API grants no CORS: {:?}",
+        review.headers()
+    );
+}

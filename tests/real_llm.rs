@@ -26,8 +26,8 @@ pub fn real_llm_env() -> Option<Vec<(String, String)>> {
         .ok()
         .filter(|u| !u.is_empty());
     let Some(url) = url else {
-        eprintln!(
-            "skipped: DESKDRAFT_REAL_LLM_URL is not set (run scripts/local-llm.sh start and export what it prints)"
+        support::report_skip(
+            "skipped: DESKDRAFT_REAL_LLM_URL is not set (run scripts/local-llm.sh start and export what it prints)",
         );
         return None;
     };

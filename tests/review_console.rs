@@ -16,185 +16,16 @@ mod deskdraft;
 #[path = "review_console/keyboard.rs"]
 mod keyboard;
 
-use std::path::PathBuf;
+#[path = "review_console/harness.rs"]
+mod harness;
+
 use std::time::{Duration, Instant};
 
-use ::deskdraft::domain::Ticket;
-use chrono::Utc;
-use deskdraft::{FIRST_NEW_TICKET, KEY, REVIEW_TOKEN, http, ingested_data_dir, repo, start_server};
+use deskdraft::{REVIEW_TOKEN, http, ingested_data_dir, start_server};
+use harness::*;
 use keyboard::{press, type_text};
 use serde_json::{Value, json};
 use support::cdp::Browser;
-use support::freshdesk_stand_in::{Bundle, StandIn, StandInConfig};
-
-fn say(message: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr().lock(), "{message}");
-}
-
-fn screenshots() -> PathBuf {
-    let dir = repo().join("target/review-console");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The demo account, its product names, and six new open tickets: three of product 1, two of
-/// product 2, one of product 3 (each a copy of a past customer's first message).
-async fn account() -> (StandIn, Vec<Ticket>) {
-    let history: Vec<Ticket> =
-        std::fs::read_to_string(repo().join("knowledge/demo-bundle/tickets.jsonl"))
-            .unwrap()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-    let meta: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("knowledge/demo-bundle/meta.json")).unwrap(),
-    )
-    .unwrap();
-    let products: Vec<(i64, String)> = meta["products"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(id, name)| (id.parse().unwrap(), name.as_str().unwrap().to_string()))
-        .collect();
-    let now = Utc::now();
-    let mut new = Vec::new();
-    for (product, count) in [(1, 3), (2, 2), (3, 1)] {
-        for past in history
-            .iter()
-            .filter(|t| t.product_id == Some(product) && !t.spam && !t.deleted && t.status >= 4)
-            .take(count)
-        {
-            new.push(Ticket {
-                id: FIRST_NEW_TICKET + new.len() as i64,
-                status: 2,
-                priority: Some(3),
-                created_at: now - chrono::Duration::hours(2),
-                updated_at: now,
-                conversations: Vec::new(),
-                ..past.clone()
-            });
-        }
-    }
-    let mut tickets = history;
-    tickets.extend(new.iter().cloned());
-    let stand_in = StandIn::start(
-        Bundle {
-            tickets,
-            ..Bundle::default()
-        },
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            products,
-            ..StandInConfig::default()
-        },
-    )
-    .await;
-    (stand_in, new)
-}
-
-/// A simulation folder as `deskdraft simulate --out` leaves it, with a knowledge-gap section.
-fn simulation_folder() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let curve: Vec<Value> = (0..=20)
-        .map(|step| {
-            let threshold = step as f64 / 20.0;
-            let drafted = 100 - step * 4;
-            json!({"threshold": threshold, "coverage": drafted as f64 / 100.0, "drafted_tickets": drafted,
-                   "precision": (0.4 + threshold * 0.5).min(1.0)})
-        })
-        .collect();
-    let summary = json!({
-        "replayed_tickets": 100, "drafted_tickets": 80, "abstained_tickets": 20,
-        "confidence_threshold": 0.35, "risk_coverage": curve,
-        "suggested_threshold": {"target_precision": 0.5, "threshold": 0.25, "coverage": 0.8, "precision": 0.525},
-        "timings": {"started_at": "2026-11-30T08:00:00Z"},
-        "knowledge_gaps": {"tickets_without_good_source": 7, "topics": [
-            {"topic": "descaling the Brew One", "tickets": 4, "example_ticket_ids": [11, 12]},
-            {"topic": "gift subscriptions", "tickets": 3, "example_ticket_ids": [40]}
-        ]}
-    });
-    std::fs::write(dir.path().join("summary.json"), summary.to_string()).unwrap();
-    std::fs::write(
-        dir.path().join("report.html"),
-        "<!doctype html><html lang=\"en\"><head><title>simulation report</title></head><body><h1>Simulation report</h1></body></html>",
-    )
-    .unwrap();
-    dir
-}
-
-async fn viewport(browser: &mut Browser, width: u32, height: u32) {
-    browser
-        .call(
-            "Emulation.setDeviceMetricsOverride",
-            json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}),
-        )
-        .await;
-}
-
-async fn text(browser: &mut Browser, selector: &str) -> String {
-    browser
-        .eval(&format!(
-            "(document.querySelector({selector:?}) || {{}}).textContent || ''"
-        ))
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// At `width`, the page needs no horizontal scrolling; screenshot kept as `name`.
-async fn shot(browser: &mut Browser, width: u32, name: &str) {
-    viewport(browser, width, 900).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let overflow = browser
-        .eval("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        .await;
-    assert!(
-        overflow.as_i64().unwrap() <= 0,
-        "{name}: {overflow}px of horizontal scrolling at {width}px"
-    );
-    let png = browser.screenshot(&screenshots().join(name)).await;
-    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let shot_width = u32::from_be_bytes(png[16..20].try_into().unwrap());
-    assert!(
-        shot_width <= width && shot_width * 10 >= width * 9,
-        "{name}: {shot_width}px wide at {width}px"
-    );
-}
-
-/// axe-core's serious and critical violations on the current page.
-async fn axe_violations(browser: &mut Browser, axe: &str) -> Vec<Value> {
-    browser.eval(&format!("{axe}; true")).await;
-    let result = browser
-        .eval(
-            "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations\
-             .filter(v => v.impact === 'serious' || v.impact === 'critical')\
-             .map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.html)})))",
-        )
-        .await;
-    result.as_array().cloned().unwrap_or_default()
-}
-
-fn axe_source() -> Option<String> {
-    let path = repo().join("target/axe-core/node_modules/axe-core/axe.min.js");
-    match std::fs::read_to_string(&path) {
-        Ok(source) => Some(source),
-        Err(_) => {
-            say(&format!(
-                "skipped: the axe-core checks ({} is missing: run scripts/fetch-axe.sh, which scripts/test.sh calls)",
-                path.display()
-            ));
-            None
-        }
-    }
-}
-
-async fn draft_of(server: &deskdraft::Server, id: &str) -> Value {
-    server.get(&format!("/api/drafts/{id}"), REVIEW_TOKEN).await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
@@ -447,7 +278,38 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
         violations.push(("queue", axe_violations(&mut browser, axe).await));
     }
 
-    // The lead's view (l): live figures, both curves, knowledge gaps, the report.
+    // Live outcomes for the lead's view: agents answer two drafted tickets of other products in
+    // Freshdesk (one with the draft as written, one with something else), and the "agent
+    // replied" webhooks record both.
+    let others: Vec<(i64, String)> = pending
+        .iter()
+        .filter(|d| d["product"] != "1")
+        .take(2)
+        .map(|d| {
+            (
+                d["ticket_id"].as_i64().unwrap(),
+                d["draft_text"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(others.len(), 2, "two drafts of other products: {drafts}");
+    for (index, (ticket_id, draft_text)) in others.iter().enumerate() {
+        let reply = if index == 0 {
+            draft_text.clone()
+        } else {
+            "We have passed this to our warehouse team, who will write to you tomorrow.".to_string()
+        };
+        agent_replies(&stand_in, *ticket_id, &reply);
+        server.draft_by_webhook(&stand_in, *ticket_id).await;
+    }
+    server
+        .wait_for("/api/stats", Duration::from_secs(60), |stats| {
+            stats["live"]["overall"]["answered"].as_u64().unwrap_or(0) >= 2
+        })
+        .await;
+
+    // The lead's view (l): live figures as charts, both curves, live and simulated knowledge
+    // gaps, the report.
     press(&mut browser, "l").await;
     browser
         .wait_for("document.body.dataset.page === 'lead'")
@@ -458,6 +320,39 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
         "knowledge gaps shown"
     );
     assert!(lead.contains("the simulation suggests 0.25"), "{lead}");
+    for (selector, what) in [
+        ("#chart-daily svg", "outcomes over time"),
+        (
+            "section[aria-labelledby=per-product] svg",
+            "outcomes per product",
+        ),
+        (
+            "section[aria-labelledby=per-agent] svg",
+            "outcomes per agent",
+        ),
+        ("#report-link", "the latest simulation report's link"),
+        ("#live-gaps-count", "live knowledge gaps"),
+    ] {
+        assert!(
+            browser
+                .eval(&format!("!!document.querySelector({selector:?})"))
+                .await
+                == true,
+            "the lead's view shows {what}: {lead}"
+        );
+    }
+    assert!(
+        lead.contains("Ana Lima"),
+        "agents by their Freshdesk names: {lead}"
+    );
+    // The rejected draft and the draft the agent did not use have no good draft.
+    let live_gaps = text(&mut browser, "#live-gaps-count").await;
+    let lacking: u64 = live_gaps
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(lacking >= 2, "{live_gaps}");
     assert!(
         browser
             .eval("!!document.querySelector('#chart-risk svg')")

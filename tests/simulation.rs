@@ -196,7 +196,9 @@ fn the_report_renders_in_headless_chromium() {
                 .is_ok_and(|o| o.status.success())
         })
     else {
-        eprintln!("skipped: no chromium on PATH (scripts/test.sh installs Debian's chromium)");
+        support::report_skip(
+            "skipped: no chromium on PATH (scripts/test.sh installs Debian's chromium)",
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

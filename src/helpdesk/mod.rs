@@ -88,9 +88,41 @@ pub trait HelpdeskRead: Send + Sync {
     async fn products(&self) -> Result<Vec<Product>, HelpdeskError> {
         Ok(Vec::new())
     }
+    /// The account's agents (for names instead of ids). Sources without agents have none.
+    async fn agents(&self) -> Result<Vec<Agent>, HelpdeskError> {
+        Ok(Vec::new())
+    }
     /// A contact (a ticket's requester), for the review console.
     async fn contact(&self, contact_id: i64) -> Result<Contact, HelpdeskError> {
         Err(HelpdeskError::NotFound(format!("contact {contact_id}")))
+    }
+}
+
+/// An agent of the account (`GET /agents`: the name sits under `contact`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Agent {
+    pub id: i64,
+    pub name: String,
+}
+
+impl<'de> serde::Deserialize<'de> for Agent {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct AgentContact {
+            #[serde(default)]
+            name: Option<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Wire {
+            id: i64,
+            #[serde(default)]
+            contact: Option<AgentContact>,
+        }
+        let wire = Wire::deserialize(deserializer)?;
+        Ok(Agent {
+            id: wire.id,
+            name: wire.contact.and_then(|c| c.name).unwrap_or_default(),
+        })
     }
 }
 

@@ -353,6 +353,18 @@ impl JobQueue {
         .await
     }
 
+    /// The newest `limit` drafts, newest first (every status).
+    pub async fn recent_drafts(&self, limit: usize) -> Result<Vec<DraftRecord>, QueueError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(move |db| {
+            records(db.query(
+                &format!("SELECT {COLUMNS} FROM drafts ORDER BY created_at DESC, id LIMIT $1"),
+                params![limit],
+            )?)
+        })
+        .await
+    }
+
     pub async fn reject(
         &self,
         id: &str,

@@ -89,6 +89,23 @@ impl JobQueue {
         .await
     }
 
+    /// The drafts that have at least one event of `kind`.
+    pub async fn drafts_with_event(
+        &self,
+        kind: DraftEventKind,
+    ) -> Result<std::collections::HashSet<String>, QueueError> {
+        self.with(move |db| {
+            db.query(
+                "SELECT DISTINCT draft_id FROM draft_events WHERE kind=$1",
+                params![kind.as_str()],
+            )?
+            .iter()
+            .map(|row| row.text(0))
+            .collect()
+        })
+        .await
+    }
+
     /// How many events of each kind were recorded.
     pub async fn event_counts(&self) -> Result<BTreeMap<String, u64>, QueueError> {
         self.with(|db| {

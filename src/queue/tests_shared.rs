@@ -116,6 +116,29 @@ async fn drafts_approvals_events_and_outcomes_keep_their_rules(test: TestQueue) 
         ["redraft", "not_useful"]
     );
     assert_eq!(queue.event_counts().await.unwrap()["not_useful"], 1);
+    // What the live knowledge gaps read: drafts marked not useful, and the newest drafts.
+    assert_eq!(
+        queue
+            .drafts_with_event(DraftEventKind::NotUseful)
+            .await
+            .unwrap(),
+        [other.id.clone()].into()
+    );
+    assert!(
+        queue
+            .drafts_with_event(DraftEventKind::Inserted)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let all = queue.drafts(None).await.unwrap();
+    let newest = queue.recent_drafts(2).await.unwrap();
+    assert_eq!(newest.len(), 2.min(all.len()));
+    assert_eq!(
+        newest[..],
+        all[..newest.len()],
+        "newest first, as drafts() lists them"
+    );
     assert_eq!(
         queue
             .drafts(Some(DraftStatus::Rejected))

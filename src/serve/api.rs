@@ -291,3 +291,17 @@ pub async fn stats(State(state): State<ServeState>) -> Response {
         Err(e) => queue_error(e),
     }
 }
+
+/// The knowledge gaps of live drafts: topics of the customer messages that got no good draft
+/// (abstained, not useful, rejected, rewritten or not used), newest drafts only.
+pub async fn knowledge_gaps(State(state): State<ServeState>) -> Response {
+    match super::live_gaps::gather_live_gaps(&state).await {
+        Ok((gaps, drafts)) => Json(json!({
+            "drafts_considered": drafts,
+            "drafts_limit": super::live_gaps::LIVE_GAP_DRAFTS,
+            "knowledge_gaps": gaps,
+        }))
+        .into_response(),
+        Err(e) => queue_error(e),
+    }
+}

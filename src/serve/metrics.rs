@@ -8,7 +8,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 
 use crate::helpdesk::freshdesk::CallMetrics;
-use crate::queue::QueueDepth;
+use crate::queue::{LiveQuality, OutcomeCounts, QueueDepth};
 
 /// Upper bounds (seconds) of the webhook-to-note latency histogram.
 const LATENCY_BOUNDS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
@@ -182,5 +182,143 @@ deskdraft_replies_sent_total {}",
             }
         }
         out
+    }
+}
+
+/// A label value in the exposition format: backslash, double quote and line feed escaped.
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Live quality as gauges, read from the stored outcomes at scrape time (so every replica shows
+/// the same figures and a restart loses none): answered drafts, the share sent nearly as
+/// written and the mean edit distance, overall and per product, agent and confidence band, and
+/// the threshold the live risk-coverage curve suggests.
+pub fn render_live_quality(live: &LiveQuality) -> String {
+    let mut out = String::new();
+    let mut groups: Vec<(&str, Vec<(&str, &OutcomeCounts)>)> =
+        vec![("overall", vec![("all", &live.overall)])];
+    for (dimension, map) in [
+        ("product", &live.per_product),
+        ("agent", &live.per_agent),
+        ("band", &live.per_band),
+    ] {
+        groups.push((
+            dimension,
+            map.iter()
+                .map(|(key, counts)| (key.as_str(), counts))
+                .collect(),
+        ));
+    }
+    type Figure = fn(&OutcomeCounts) -> Option<f64>;
+    let figures: [(&str, &str, Figure); 3] = [
+        (
+            "deskdraft_live_answered_drafts",
+            "Drafts whose customer message an agent answered, by dimension (overall, product, agent, band).",
+            |c| Some(c.answered as f64),
+        ),
+        (
+            "deskdraft_live_nearly_as_written_ratio",
+            "Share of answered drafts sent nearly as written (at most 20% of the text changed).",
+            |c| c.nearly_as_written_rate,
+        ),
+        (
+            "deskdraft_live_mean_edit_distance",
+            "Mean share of a draft's text changed before sending (0 as drafted, 1 unrelated).",
+            |c| c.mean_edit_distance,
+        ),
+    ];
+    for (name, help, figure) in figures {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (dimension, entries) in &groups {
+            for (key, counts) in entries {
+                if let Some(value) = figure(counts) {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{dimension=\"{dimension}\",key=\"{}\"}} {value}",
+                        label_value(key)
+                    );
+                }
+            }
+        }
+    }
+    if let Some(threshold) = live.suggested_threshold {
+        let _ = writeln!(
+            out,
+            "# HELP deskdraft_live_suggested_threshold The lowest confidence threshold whose live precision reaches the target.\n# TYPE deskdraft_live_suggested_threshold gauge\ndeskdraft_live_suggested_threshold {threshold}"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::{DraftOutcome, Outcome, ReplyOrigin, live_quality};
+    use chrono::TimeZone;
+
+    fn outcome(product: &str, agent: i64, confidence: f32, distance: f64) -> DraftOutcome {
+        DraftOutcome {
+            draft_id: format!("{product}-{agent}-{confidence}"),
+            ticket_id: 1,
+            reply_id: 2,
+            outcome: Outcome::of_distance(distance),
+            edit_distance: distance,
+            links_cited: 0,
+            links_kept: 0,
+            agent_id: Some(agent),
+            via: ReplyOrigin::Typed,
+            seconds_to_reply: 60.0,
+            product: Some(product.into()),
+            confidence,
+            replied_at: chrono::Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn live_quality_is_exported_per_product_agent_and_band() {
+        let outcomes = [
+            outcome("Billing", 7, 0.9, 0.0),
+            outcome("Billing", 7, 0.85, 0.1),
+            outcome("Shipping \"EU\"", 8, 0.2, 0.9),
+        ];
+        let text = render_live_quality(&live_quality(&outcomes, 0.9));
+        let line = |needle: &str| {
+            text.lines()
+                .find(|l| l.starts_with(needle))
+                .unwrap_or_else(|| panic!("no {needle} in\n{text}"))
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap()
+        };
+        assert_eq!(
+            line("deskdraft_live_answered_drafts{dimension=\"overall\",key=\"all\"}"),
+            3.0
+        );
+        assert_eq!(
+            line("deskdraft_live_answered_drafts{dimension=\"product\",key=\"Billing\"}"),
+            2.0
+        );
+        assert_eq!(
+            line("deskdraft_live_nearly_as_written_ratio{dimension=\"agent\",key=\"8\"}"),
+            0.0
+        );
+        assert_eq!(
+            line("deskdraft_live_nearly_as_written_ratio{dimension=\"band\",key=\"high\"}"),
+            1.0
+        );
+        let billing_distance =
+            line("deskdraft_live_mean_edit_distance{dimension=\"product\",key=\"Billing\"}");
+        assert!((billing_distance - 0.05).abs() < 1e-9, "{billing_distance}");
+        // A quote in a product name cannot break the line.
+        assert!(text.contains("key=\"Shipping \\\"EU\\\"\"}"), "{text}");
+        // At 0.3 the two drafts left were both sent nearly as written.
+        assert_eq!(line("deskdraft_live_suggested_threshold"), 0.3);
+        assert!(!render_live_quality(&live_quality(&[], 0.9)).contains("suggested_threshold "));
     }
 }

@@ -9,6 +9,7 @@ mod app_api;
 mod auth;
 pub mod console;
 pub mod drafting;
+pub mod live_gaps;
 mod locks;
 mod metrics;
 mod ops;
@@ -99,6 +100,7 @@ pub fn router(state: ServeState) -> Router {
         .route("/api/jobs", get(api::list_jobs))
         .route("/api/jobs/{id}/retry", post(api::retry_job))
         .route("/api/stats", get(api::stats))
+        .route("/api/knowledge-gaps", get(api::knowledge_gaps))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             api::require_reviewer,

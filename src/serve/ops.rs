@@ -129,6 +129,14 @@ pub async fn metrics(State(state): State<ServeState>) -> Response {
     let mut text = state
         .metrics
         .render(&depth, state.freshdesk_calls.as_deref());
+    // Live quality from the stored outcomes; a queue that cannot be read leaves them out
+    // rather than failing the whole scrape.
+    match state.queue.outcomes().await {
+        Ok(outcomes) => text.push_str(&super::metrics::render_live_quality(
+            &crate::queue::live_quality(&outcomes, state.target_precision),
+        )),
+        Err(error) => tracing::warn!(%error, "metrics: live quality left out"),
+    }
     text.push_str(&format!(
         "# HELP deskdraft_loop_restarts_total Worker and reconciler loops restarted after a panic.\n\
          # TYPE deskdraft_loop_restarts_total counter\ndeskdraft_loop_restarts_total {}\n",

@@ -52,6 +52,10 @@ async fn resolve_agent(
         return Ok(Ok(None));
     };
     let key = agent_cache_key(email);
+    // One lookup at a time in this process, the cache read again under the lock: two send jobs
+    // for the same new email would otherwise both miss the cache and both spend a call.
+    static AGENT_LOOKUP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_lookup_at_a_time = AGENT_LOOKUP.lock().await;
     if let Some(id) = state
         .queue
         .get_value(&key)

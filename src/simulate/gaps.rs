@@ -3,6 +3,8 @@
 //! write next. Topics are clusters of the tickets' customer texts (TF-IDF term vectors within a
 //! product, joined greedily above a cosine threshold), labelled by their top terms; each comes
 //! with its volume, example tickets, the closest existing sources and a suggested article title.
+//! The grouping takes any tickets ([`GapTicket`]): the simulation's replays, or serve's live
+//! drafts that abstained or that agents found not useful.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -94,6 +96,23 @@ fn lacks_good_draft(ticket: &TicketResult, threshold: f64) -> bool {
     ticket.verdict != Verdict::Good || f64::from(ticket.confidence) < threshold
 }
 
+/// One ticket as the grouping sees it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GapTicket {
+    pub ticket_id: i64,
+    pub product: Option<String>,
+    pub product_name: Option<String>,
+    /// The customer's words (what the topic is made of).
+    pub customer_text: String,
+    /// Grouped when true; the others only weigh the terms, so a word every ticket uses marks
+    /// no topic.
+    pub lacks_good_draft: bool,
+    /// No draft at all (abstained, below the threshold), as opposed to a poor one.
+    pub without_draft: bool,
+    /// What its draft cited, or the closest sources when it abstained (`cited_by` unused).
+    pub sources: Vec<GapSource>,
+}
+
 fn without_handles_and_links(text: &str) -> String {
     text.split_whitespace()
         .filter(|w| !w.starts_with('@') && !w.contains("://"))
@@ -109,9 +128,36 @@ fn title_case(word: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Groups the tickets without a good draft at `threshold` by topic. Deterministic: tickets are
-/// taken in id order and ties broken by term.
+/// Groups the replayed tickets without a good draft at `threshold` by topic.
 pub fn knowledge_gaps(results: &[TicketResult], threshold: f64) -> KnowledgeGaps {
+    let tickets: Vec<GapTicket> = results
+        .iter()
+        .map(|ticket| GapTicket {
+            ticket_id: ticket.ticket_id,
+            product: ticket.product.clone(),
+            product_name: ticket.product_name.clone(),
+            customer_text: ticket.customer_text.clone(),
+            lacks_good_draft: lacks_good_draft(ticket, threshold),
+            without_draft: ticket.verdict == Verdict::NoDraft
+                || f64::from(ticket.confidence) < threshold,
+            sources: ticket
+                .sources
+                .iter()
+                .map(|source| GapSource {
+                    key: source.key.clone(),
+                    title: source.title.clone(),
+                    url: source.url.clone(),
+                    cited_by: 0,
+                })
+                .collect(),
+        })
+        .collect();
+    group_knowledge_gaps(&tickets)
+}
+
+/// Groups the tickets that lack a good draft by topic. Deterministic: tickets are taken in id
+/// order and ties broken by term.
+pub fn group_knowledge_gaps(results: &[GapTicket]) -> KnowledgeGaps {
     // Document frequencies over every replayed ticket, so a term common to the whole helpdesk
     // ("account") weighs less than one that marks a topic ("hacked").
     let documents: Vec<Vec<String>> = results.iter().map(|t| terms(&t.customer_text)).collect();
@@ -128,7 +174,7 @@ pub fn knowledge_gaps(results: &[TicketResult], threshold: f64) -> KnowledgeGaps
     let mut gaps: Vec<(usize, Vector)> = results
         .iter()
         .enumerate()
-        .filter(|(_, t)| lacks_good_draft(t, threshold))
+        .filter(|(_, t)| t.lacks_good_draft)
         .map(|(index, _)| {
             let mut vector = Vector::new();
             for term in &documents[index] {
@@ -250,10 +296,7 @@ pub fn knowledge_gaps(results: &[TicketResult], threshold: f64) -> KnowledgeGaps
             let without_draft = topic
                 .members
                 .iter()
-                .filter(|i| {
-                    results[**i].verdict == Verdict::NoDraft
-                        || f64::from(results[**i].confidence) < threshold
-                })
+                .filter(|i| results[**i].without_draft)
                 .count();
             KnowledgeGap {
                 topic: label_terms.join(" · "),

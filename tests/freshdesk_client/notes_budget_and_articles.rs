@@ -95,7 +95,7 @@ async fn full_read_of_twitter_care_stays_within_the_budget() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/twitter-care");
     if !dir.exists() {
-        println!("skipped: ../shared not present");
+        crate::support::report_skip("skipped: ../shared not present");
         return;
     }
     let bundle = load_bundle(&dir).expect("bundle");

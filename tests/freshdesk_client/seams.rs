@@ -284,6 +284,26 @@ async fn agents_are_found_by_email_with_an_admin_key() {
         .await
         .expect_err("403");
     assert!(matches!(error, HelpdeskError::Forbidden(_)), "{error:?}");
+    let error = freshdesk.reader().agents().await.expect_err("403");
+    assert!(matches!(error, HelpdeskError::Forbidden(_)), "{error:?}");
+}
+
+/// The console's agent names: `GET /agents` pages, the name read from under `contact`.
+#[tokio::test]
+async fn agents_are_listed_with_their_names_under_contact() {
+    let stand_in = StandIn::start(synthetic_bundle(1, 0, 0..0), StandInConfig::default()).await;
+    let freshdesk = Freshdesk::new(config(&stand_in, KEY)).expect("client");
+    let mut agents = freshdesk.reader().agents().await.expect("agents");
+    agents.sort_by_key(|a| a.id);
+    let named: Vec<(i64, &str)> = agents.iter().map(|a| (a.id, a.name.as_str())).collect();
+    assert_eq!(
+        named,
+        [
+            (AGENT_ID, "Stand-in Agent"),
+            (OTHER_AGENTS[0], "Ana Lima"),
+            (OTHER_AGENTS[1], "Ben Okafor")
+        ]
+    );
 }
 
 /// Freshdesk serves at most 300 pages of any ticket list, `filter=deleted|spam` included (fact

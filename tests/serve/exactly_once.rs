@@ -61,7 +61,8 @@ async fn lost_responses_and_rewritten_html_still_give_one_note_per_ticket_and_on
         "every drafted ticket carries the deskdraft tag"
     );
 
-    // 20 approvals: even ones by email (resolved once, cached), odd ones by agent id; every
+    // 20 approvals: even ones by email (resolved once, cached) asking for "pending", odd ones by
+    // agent id asking for "resolved"; every
     // third approved twice in a row, every fifth from two tabs at once.
     let pending: Vec<Value> = server.api_get(&client, "/api/drafts?status=pending").await;
     assert!(pending.len() >= 20, "only {} pending drafts", pending.len());
@@ -76,7 +77,7 @@ async fn lost_responses_and_rewritten_html_still_give_one_note_per_ticket_and_on
             json!({"agent_email": "ana.lima@stand-in.example", "status": "pending"})
         } else {
             expected_agent.insert(ticket_id, OTHER_AGENTS[1]);
-            json!({"agent_id": OTHER_AGENTS[1], "by": "Ben", "text": format!("{}\n\nBen", draft["draft_text"].as_str().unwrap())})
+            json!({"agent_id": OTHER_AGENTS[1], "by": "Ben", "status": "resolved", "text": format!("{}\n\nBen", draft["draft_text"].as_str().unwrap())})
         };
         let times = if index % 5 == 0 { 2 } else { 1 };
         let url = format!("{}/api/drafts/{id}/approve", server.url);
@@ -137,6 +138,22 @@ async fn lost_responses_and_rewritten_html_still_give_one_note_per_ticket_and_on
         .map(|(id, _)| stand_in.ticket(*id).unwrap().status)
         .collect();
     assert!(pending_after.iter().all(|s| *s == 3), "{pending_after:?}");
+    // Ben asked for "resolved" (Freshdesk's status 4).
+    let resolved_after: Vec<i64> = expected_agent
+        .iter()
+        .filter(|(_, agent)| **agent == OTHER_AGENTS[1])
+        .map(|(id, _)| stand_in.ticket(*id).unwrap().status)
+        .collect();
+    assert!(resolved_after.iter().all(|s| *s == 4), "{resolved_after:?}");
+    // No reply went to a ticket nobody approved.
+    let replied_unapproved: Vec<i64> = (0..160)
+        .map(|i| FIRST_NEW_TICKET + i)
+        .filter(|id| !expected_agent.contains_key(id) && !public_replies(&stand_in, *id).is_empty())
+        .collect();
+    assert!(
+        replied_unapproved.is_empty(),
+        "replies without an approval: {replied_unapproved:?}"
+    );
     let lookups = stand_in
         .log()
         .iter()

@@ -147,4 +147,77 @@ async fn what_agents_send_is_counted_as_drafted_edited_rewritten_or_not_used() {
         metrics.contains("deskdraft_draft_outcomes_total{outcome=\"as_drafted\",via=\"typed\"}"),
         "{metrics}"
     );
+    // Live quality at scrape time, from the stored outcomes: the same figures as /api/stats.
+    assert!(
+        metrics.contains(&format!(
+            "deskdraft_live_answered_drafts{{dimension=\"overall\",key=\"all\"}} {answered}\n"
+        )),
+        "{metrics}"
+    );
+    for agent in agents.keys() {
+        assert!(
+            metrics.contains(&format!(
+                "deskdraft_live_nearly_as_written_ratio{{dimension=\"agent\",key=\"{agent}\"}}"
+            )),
+            "agent {agent}: {metrics}"
+        );
+    }
+}
+
+/// The "agent replied" automation's webhook alone records the outcome: no reconciler runs
+/// (poll interval 0), and the webhook's job on the answered ticket counts what was sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_replied_webhook_records_the_outcome_without_the_reconciler() {
+    let stand_in = stand_in_with_new_tickets(1).await;
+    let data = ingested_data_dir();
+    let server = start_server(data.path(), &stand_in).await;
+    let client = http();
+    draft_new_tickets_by_webhook(&client, &server, &stand_in, 1).await;
+    let drafts: Vec<Value> = server.api_get(&client, "/api/drafts").await;
+    let draft = &drafts[0];
+    assert_ne!(draft["kind"], "abstained", "{draft}");
+    let ticket_id = draft["ticket_id"].as_i64().unwrap();
+    let text = draft["draft_text"].as_str().unwrap().to_string();
+    let at = Utc::now();
+    stand_in.edit_ticket(ticket_id, |ticket| {
+        ticket.conversations.push(Conversation {
+            id: 97_000_000_000 + ticket_id,
+            body: paragraphs(&text),
+            body_text: Some(text.clone()),
+            incoming: false,
+            private: false,
+            source: Some(0),
+            user_id: Some(OTHER_AGENTS[1]),
+            ticket_id: Some(ticket_id),
+            support_email: Some("support@stand-in.freshdesk.com".into()),
+            created_at: at,
+            updated_at: Some(at),
+            attachments: Vec::new(),
+        });
+        ticket.updated_at = at;
+    });
+    let stats: Value = server.api_get(&client, "/api/stats").await;
+    assert_eq!(stats["live"]["overall"]["answered"], 0, "nothing seen yet");
+    assert_eq!(send_webhook(&client, &server.url, ticket_id).await, 202);
+    let stats = server
+        .wait_for_api(&client, "/api/stats", Duration::from_secs(60), |stats| {
+            stats["live"]["overall"]["answered"] == 1
+        })
+        .await;
+    assert_eq!(stats["live"]["overall"]["as_drafted"], 1, "{stats}");
+    let agent = OTHER_AGENTS[1].to_string();
+    assert_eq!(
+        stats["live"]["per_agent"][agent.as_str()]["answered"],
+        1,
+        "{stats}"
+    );
+    // The answered message gets no second note from the webhook's job.
+    let notes = stand_in
+        .ticket(ticket_id)
+        .unwrap()
+        .conversations
+        .iter()
+        .filter(|c| c.private)
+        .count();
+    assert_eq!(notes, 1);
 }

@@ -7,7 +7,9 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_end_in_grounded_notes_written_by_the_real_model() {
     let Ok(url) = std::env::var("DESKDRAFT_REAL_LLM_URL") else {
-        eprintln!("skipped: DESKDRAFT_REAL_LLM_URL is not set (run scripts/local-llm.sh start)");
+        crate::support::report_skip(
+            "skipped: DESKDRAFT_REAL_LLM_URL is not set (run scripts/local-llm.sh start)",
+        );
         return;
     };
     const COUNT: usize = 2;

@@ -328,4 +328,28 @@ mod tests {
         config.budget_share = 1.5;
         assert!(config.validate().is_err());
     }
+
+    #[test]
+    fn the_tickets_list_sub_limit_follows_the_plan_unless_configured() {
+        let settings_for = |plan: u32, configured: Option<u32>| crate::config::FreshdeskSettings {
+            domain: Some("acme".into()),
+            plan_limit_per_minute: plan,
+            list_limit_per_minute: configured,
+            ..Default::default()
+        };
+        let limit = |plan, configured| {
+            FreshdeskConfig::from_settings(&settings_for(plan, configured), ApiKey::new("k"))
+                .expect("config")
+                .list_limit_per_minute
+        };
+        // Growth, Pro and Enterprise per the published table.
+        assert_eq!(limit(200, None), Some(20));
+        assert_eq!(limit(400, None), Some(100));
+        assert_eq!(limit(700, None), Some(200));
+        // A trial's or an unknown plan's sub-limit is not guessed.
+        assert_eq!(limit(50, None), None);
+        assert_eq!(limit(555, None), None);
+        // What the team configured wins over the table.
+        assert_eq!(limit(700, Some(60)), Some(60));
+    }
 }

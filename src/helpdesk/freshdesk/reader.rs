@@ -258,6 +258,10 @@ impl HelpdeskRead for FreshdeskReader {
         self.list_products().await
     }
 
+    async fn agents(&self) -> Result<Vec<crate::helpdesk::Agent>, HelpdeskError> {
+        self.list_agents().await
+    }
+
     async fn contact(&self, contact_id: i64) -> Result<crate::helpdesk::Contact, HelpdeskError> {
         self.read_contact(contact_id).await
     }

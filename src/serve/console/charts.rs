@@ -110,12 +110,15 @@ pub fn outcome_bars(id: &str, title: &str, rows: &[(String, &OutcomeCounts)]) ->
 pub fn daily_outcomes(id: &str, title: &str, days: &[(String, &OutcomeCounts)]) -> String {
     let (width, height, left, right, top, bottom) = (720.0, 300.0, 44.0, 52.0, 30.0, 46.0);
     let (plot_w, plot_h) = (width - left - right, height - top - bottom);
-    let most = days
+    // The axis runs to a multiple of its four steps, so every tick is a whole number of drafts.
+    let most = (days
         .iter()
         .map(|(_, c)| c.answered)
         .max()
         .unwrap_or(0)
-        .max(1) as f64;
+        .max(1)
+        .div_ceil(4)
+        * 4) as f64;
     let slot = plot_w / days.len().max(1) as f64;
     let desc = days
         .iter()

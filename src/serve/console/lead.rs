@@ -1,8 +1,8 @@
 //! The lead's view at `/lead`: live quality (acceptance, edit distance, outcomes per product,
 //! per agent and per day, as charts with their numbers), the confidence bands as measured, the
 //! live risk-coverage curve next to the simulated one with the thresholds they suggest, the
-//! knowledge gaps of the latest simulation (whatever shape its report gives them), and that
-//! report itself at `/reports/latest`.
+//! knowledge gaps of live drafts and of the latest simulation (whatever shape its report gives
+//! them), and that report itself at `/reports/latest`.
 
 use std::collections::HashMap;
 
@@ -13,13 +13,14 @@ use serde_json::Value;
 
 use super::charts::{daily_outcomes, outcome_bars};
 use super::layout::{Section, escape, percent, plain, shell, shortcuts};
-use super::lead_gaps::knowledge_gaps;
-use super::names::product_label;
+use super::lead_gaps::{knowledge_gaps, live_knowledge_gaps};
+use super::names::{agent_label, product_label};
 use super::quality::{band_qualities, load_summary};
 use super::queue_view::band_name;
 use crate::queue::{FeedbackStats, LiveQuality, OutcomeCounts, QueueError, live_quality};
 use crate::serve::ServeState;
 use crate::serve::auth::current_session;
+use crate::simulate::gaps::KnowledgeGaps;
 use crate::simulate::report::svg::{Marker, Series, line_chart};
 
 pub async fn lead_page(State(state): State<ServeState>, headers: HeaderMap) -> Response {
@@ -49,18 +50,25 @@ pub async fn lead_page(State(state): State<ServeState>, headers: HeaderMap) -> R
         None => false,
     };
     let names = state.console.product_names(state.read.as_ref()).await;
-    let threshold = state.drafter.config.confidence_threshold;
-    let mut main = String::from("<h2>Lead's view</h2>");
-    main.push_str(&report_line(summary.as_ref(), report_exists));
-    main.push_str(&tiles(&live, &feedback));
-    main.push_str(&over_time(&live));
-    main.push_str(&breakdowns(&live, &names));
-    main.push_str(&bands_table(&live, summary.as_ref()));
-    main.push_str(&risk_coverage(&live, summary.as_ref(), threshold));
-    main.push_str(&knowledge_gaps(
-        summary.as_ref(),
-        state.console.report_dir.is_some(),
-    ));
+    let agent_names = state.console.agent_names(state.read.as_ref()).await;
+    let live_gaps = match crate::serve::live_gaps::gather_live_gaps(&state).await {
+        Ok(found) => Some(found),
+        Err(error) => {
+            tracing::warn!(%error, "lead's view: live knowledge gaps left out");
+            None
+        }
+    };
+    let mut main = lead_main(&LeadInputs {
+        live: &live,
+        feedback: &feedback,
+        summary: summary.as_ref(),
+        report_configured: state.console.report_dir.is_some(),
+        report_exists,
+        names: &names,
+        agent_names: &agent_names,
+        threshold: state.drafter.config.confidence_threshold,
+        live_gaps: live_gaps.as_ref(),
+    });
     main.push_str(&shortcuts(&[("g", "review queue"), ("l", "lead's view")]));
     shell(
         "deskdraft: lead's view",
@@ -110,6 +118,37 @@ pub async fn latest_report(State(state): State<ServeState>, headers: HeaderMap) 
         )
             .into_response(),
     }
+}
+
+/// What the lead's view shows, gathered.
+pub(super) struct LeadInputs<'a> {
+    pub live: &'a LiveQuality,
+    pub feedback: &'a FeedbackStats,
+    pub summary: Option<&'a Value>,
+    pub report_configured: bool,
+    pub report_exists: bool,
+    pub names: &'a HashMap<String, String>,
+    pub agent_names: &'a HashMap<String, String>,
+    pub threshold: f32,
+    pub live_gaps: Option<&'a (KnowledgeGaps, usize)>,
+}
+
+/// The page's main content (without the shortcuts list).
+pub(super) fn lead_main(inputs: &LeadInputs) -> String {
+    let mut main = String::from("<h2>Lead's view</h2>");
+    main.push_str(&report_line(inputs.summary, inputs.report_exists));
+    main.push_str(&tiles(inputs.live, inputs.feedback));
+    main.push_str(&over_time(inputs.live));
+    main.push_str(&breakdowns(inputs.live, inputs.names, inputs.agent_names));
+    main.push_str(&bands_table(inputs.live, inputs.summary));
+    main.push_str(&risk_coverage(
+        inputs.live,
+        inputs.summary,
+        inputs.threshold,
+    ));
+    main.push_str(&live_knowledge_gaps(inputs.live_gaps));
+    main.push_str(&knowledge_gaps(inputs.summary, inputs.report_configured));
+    main
 }
 
 fn report_line(summary: Option<&Value>, report_exists: bool) -> String {
@@ -230,7 +269,11 @@ fn over_time(live: &LiveQuality) -> String {
     )
 }
 
-fn breakdowns(live: &LiveQuality, names: &HashMap<String, String>) -> String {
+fn breakdowns(
+    live: &LiveQuality,
+    names: &HashMap<String, String>,
+    agent_names: &HashMap<String, String>,
+) -> String {
     if live.overall.answered == 0 {
         return String::new();
     }
@@ -245,14 +288,7 @@ fn breakdowns(live: &LiveQuality, names: &HashMap<String, String>) -> String {
     let agents: Vec<(String, &OutcomeCounts)> = live
         .per_agent
         .iter()
-        .map(|(id, c)| {
-            let label = if id == "(unknown)" {
-                "unknown agent".to_string()
-            } else {
-                format!("agent {id}")
-            };
-            (label, c)
-        })
+        .map(|(id, c)| (agent_label(agent_names, id), c))
         .collect();
     format!(
         "<div class=\"charts\"><section aria-labelledby=\"per-product\"><h3 id=\"per-product\">Per product</h3>{}{}</section>\

@@ -1,10 +1,12 @@
-//! The knowledge gaps of the latest simulation on the lead's view: whatever shape the report
-//! gives them (a table of objects, lists, plain values), shown without assuming a schema, so an
-//! older or newer report still renders.
+//! Knowledge gaps on the lead's view: those of live drafts (topics of the customer messages
+//! that got no good draft, computed by `serve::live_gaps`), and those of the latest simulation,
+//! whatever shape its report gives them (a table of objects, lists, plain values), shown without
+//! assuming a schema, so an older or newer report still renders.
 
 use serde_json::Value;
 
 use super::layout::{attribute, escape};
+use crate::simulate::gaps::KnowledgeGaps;
 
 fn scalar(value: &Value) -> Option<String> {
     match value {
@@ -73,7 +75,8 @@ fn objects_table(items: &[Value]) -> String {
 /// The simulation's knowledge gaps: any top-level section whose name mentions gaps, shown as
 /// its plain fields and tables of its lists, since the section's exact shape may change.
 pub(super) fn knowledge_gaps(summary: Option<&Value>, configured: bool) -> String {
-    let mut html = String::from("<h3 id=\"knowledge-gaps\">Knowledge gaps</h3>");
+    let mut html =
+        String::from("<h3 id=\"knowledge-gaps\">Knowledge gaps in the latest simulation</h3>");
     let Some(summary) = summary else {
         html.push_str(if configured {
             "<p class=\"muted\">The configured simulation folder has no readable summary.json.</p>"
@@ -134,5 +137,78 @@ pub(super) fn knowledge_gaps(summary: Option<&Value>, configured: bool) -> Strin
         }
         html.push_str("</section>");
     }
+    html
+}
+
+/// The knowledge gaps of live drafts: one row per topic with what to write next. `None` when
+/// the queue could not be read.
+pub(super) fn live_knowledge_gaps(found: Option<&(KnowledgeGaps, usize)>) -> String {
+    let mut html =
+        String::from("<h3 id=\"live-knowledge-gaps\">Knowledge gaps from live drafts</h3>");
+    let Some((gaps, considered)) = found else {
+        html.push_str(
+            "<p class=\"muted\">The queue could not be read for live knowledge gaps.</p>",
+        );
+        return html;
+    };
+    html.push_str(&format!(
+        "<p id=\"live-gaps-count\">{} of the customer messages of the newest {considered} drafts got no good draft \
+         (abstained, marked not useful, rejected, or rewritten or not used by the agent who replied){}.</p>",
+        gaps.tickets,
+        if gaps.unlisted_tickets > 0 {
+            format!("; {} of them fit no topic of two or more", gaps.unlisted_tickets)
+        } else {
+            String::new()
+        }
+    ));
+    if gaps.topics.is_empty() {
+        html.push_str("<p class=\"muted\">No topic has two or more of them yet.</p>");
+        return html;
+    }
+    let rows: String = gaps
+        .topics
+        .iter()
+        .map(|topic| {
+            let sources = topic
+                .closest_sources
+                .iter()
+                .map(|s| match &s.url {
+                    Some(url) => format!(
+                        "<a href=\"{}\" target=\"_blank\" rel=\"noopener\">{}</a> ({})",
+                        attribute(url),
+                        escape(&s.title),
+                        s.cited_by
+                    ),
+                    None => format!("{} ({})", escape(&s.title), s.cited_by),
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            let examples = topic
+                .example_ticket_ids
+                .iter()
+                .map(|id| format!("#{id}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{} ({} without a draft)</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&topic.topic),
+                escape(topic.product_name.as_deref().or(topic.product.as_deref()).unwrap_or("no product")),
+                topic.volume,
+                topic.without_draft,
+                escape(&examples),
+                escape(&topic.representative_question),
+                if sources.is_empty() { "none".to_string() } else { sources },
+            ) + &format!(
+                "<tr class=\"suggestion\"><td colspan=\"6\">Suggested article: <strong>{}</strong></td></tr>",
+                escape(&topic.suggested_article_title)
+            )
+        })
+        .collect();
+    html.push_str(&format!(
+        "<div class=\"scroll\"><table class=\"data\" id=\"live-gaps\"><thead><tr>\
+         <th scope=\"col\">topic</th><th scope=\"col\">product</th><th scope=\"col\">messages</th>\
+         <th scope=\"col\">examples</th><th scope=\"col\">what customers ask</th>\
+         <th scope=\"col\">closest sources (drafts citing)</th></tr></thead><tbody>{rows}</tbody></table></div>"
+    ));
     html
 }

@@ -116,8 +116,9 @@ pub fn line_chart(
     );
     for (i, marker) in markers.iter().enumerate() {
         let Some(x) = finite(marker.x) else { continue };
-        // Stagger labels so two close markers (configured vs suggested) do not overprint.
-        let label_y = if i % 2 == 0 { top - 6.0 } else { top + 12.0 };
+        // A row of its own per marker label (up to three: configured, simulated and live
+        // thresholds), so close markers do not overprint.
+        let label_y = top - 6.0 + 18.0 * (i % 3) as f64;
         let _ = write!(
             svg,
             "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{top:.1}\" y2=\"{:.1}\" stroke=\"{c}\" \
