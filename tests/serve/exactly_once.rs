@@ -199,3 +199,74 @@ async fn a_server_killed_mid_run_loses_no_job_and_posts_no_second_note() {
         .await;
     assert_eq!(jobs.as_array().unwrap().len(), 160);
 }
+
+/// An approval while Freshdesk cannot be read: the send job does not guess that nothing was
+/// sent, so it posts nothing; once Freshdesk answers again, the reply goes out once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_approval_while_the_ticket_cannot_be_read_sends_nothing_until_it_can() {
+    let stand_in = unkind_stand_in(2, 0.0).await;
+    let data = ingested_data_dir();
+    let server = start_server(data.path(), &stand_in).await;
+    let client = http();
+    for id in [FIRST_NEW_TICKET, FIRST_NEW_TICKET + 1] {
+        assert_eq!(send_webhook(&client, &server.url, id).await, 202);
+    }
+    wait_for_notes(&stand_in, 2, 2, Duration::from_secs(120)).await;
+    let pending: Vec<Value> = server.api_get(&client, "/api/drafts?status=pending").await;
+    let draft = pending.first().expect("a pending draft");
+    let (id, ticket_id) = (
+        draft["id"].as_str().unwrap().to_string(),
+        draft["ticket_id"].as_i64().unwrap(),
+    );
+
+    // Every Freshdesk call fails (reads included) while the approval is sent.
+    stand_in.set_faults(Faults {
+        server_error_rate: 1.0,
+        ..Faults::default()
+    });
+    let approved = client
+        .post(format!("{}/api/drafts/{id}/approve", server.url))
+        .bearer_auth(REVIEW_TOKEN)
+        .json(&json!({"agent_id": OTHER_AGENTS[1]}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(
+        approved, 202,
+        "the approval is recorded, not sent in the request"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let reply_posts = |stand_in: &StandIn| {
+        stand_in
+            .log()
+            .iter()
+            .filter(|r| {
+                r.method == "POST" && r.path.ends_with(&format!("/tickets/{ticket_id}/reply"))
+            })
+            .count()
+    };
+    let reads = stand_in
+        .log()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains(&format!("/tickets/{ticket_id}")))
+        .count();
+    assert!(reads > 0, "the send job tried to read the ticket");
+    assert_eq!(reply_posts(&stand_in), 0, "nothing is sent unread");
+    assert!(public_replies(&stand_in, ticket_id).is_empty());
+
+    // Freshdesk answers again: the reply goes out, once.
+    stand_in.set_faults(Faults::default());
+    server
+        .wait_for_api(
+            &client,
+            &format!("/api/drafts/{id}"),
+            Duration::from_secs(120),
+            |d| d["status"] == "approved",
+        )
+        .await;
+    let replies = public_replies(&stand_in, ticket_id);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(replies[0].user_id, Some(OTHER_AGENTS[1]));
+    assert_eq!(reply_posts(&stand_in), 1);
+}
