@@ -1,12 +1,14 @@
-//! Disagreements between the sources a draft cites (a time frame or a price that one source
-//! states and another contradicts), and which of them is newer, so the agent checks before
-//! sending and trusts an article edited after the case that contradicts it.
+//! Disagreements between the sources a draft cites (a time frame, a price or a policy that one
+//! source states and another contradicts), and which of them is newer, so the agent checks
+//! before sending and trusts an article edited after the case that contradicts it.
 //!
-//! Only what can be read reliably is compared: durations ("3-5 working days", "48 hours") and
-//! prices, between a past case's answer and cited knowledge (articles, canned responses), and
-//! only when both sentences are about the same thing (shared content words): a past customer's
-//! order amount is no price policy. Policies in words ("refundable") are not compared: telling
-//! them apart needs a model, and a wrong flag costs the agent's trust.
+//! Only what can be read reliably is compared: durations ("3-5 working days", "48 hours"),
+//! prices, and whether something can be refunded, returned, cancelled, exchanged or transferred
+//! ("non-refundable" against "can be refunded"), between a past case's answer and cited
+//! knowledge (articles, canned responses), and only when both sentences are about the same
+//! thing (shared content words): a past customer's order amount is no price policy, and "gift
+//! cards are non-refundable" says nothing about subscriptions. Other policies in words are not
+//! compared: telling them apart needs a model, and a wrong flag costs the agent's trust.
 
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
@@ -21,10 +23,10 @@ use crate::retrieve::RetrievedSource;
 #[derive(Debug, Clone, PartialEq)]
 struct Claim {
     kind: ClaimKind,
-    /// Hours for durations; the amount for prices.
+    /// Hours for durations; the amount for prices; 1 (allowed) or 0 (not) for policies.
     low: f64,
     high: f64,
-    /// The currency of a price; empty for durations.
+    /// The currency of a price; what a policy allows ("refund", "return"); empty for durations.
     currency: String,
     /// The words as written, for the flag.
     text: String,
@@ -38,6 +40,7 @@ struct Claim {
 enum ClaimKind {
     TimeFrame,
     Price,
+    Policy,
 }
 
 impl ClaimKind {
@@ -45,9 +48,30 @@ impl ClaimKind {
         match self {
             Self::TimeFrame => "a time frame",
             Self::Price => "a price",
+            Self::Policy => "a policy",
+        }
+    }
+
+    /// Content words two claims' sentences must share to be about the same thing. A policy's
+    /// own word ("refund") already matches, so one more (what is refunded) is enough.
+    fn shared_topic_words(self) -> usize {
+        match self {
+            Self::Policy => 1,
+            _ => SHARED_TOPIC_WORDS,
         }
     }
 }
+
+/// Whether something can be refunded, returned, cancelled, exchanged or transferred, as an
+/// adjective ("non-refundable", "not refundable", "refundable") or a verb ("can be refunded",
+/// "cannot be returned", "can't cancel"), or "no refunds".
+static POLICY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:(non-?|not\s+|isn[’']t\s+|aren[’']t\s+)?(refund|return|cancel|exchange|transfer)(?:l|r)?able\b|(cannot|can[’']t|can\s+not|may\s+not|won[’']t|are\s+not\s+able\s+to|can|may)\s+(?:be\s+)?(refund|return|cancel|exchang|transferr?)(?:ed|led|e)?\b|(no)\s+(refund|return|cancellation|exchange)s\b)",
+
+    )
+    .expect("a valid policy pattern")
+});
 
 static DURATION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -171,24 +195,64 @@ fn prices(text: &str) -> Vec<Claim> {
         .collect()
 }
 
+/// What a policy word is about: "cancellation" and "cancelled" are both "cancel".
+fn policy_stem(word: &str) -> String {
+    let word = word.to_ascii_lowercase();
+    ["refund", "return", "cancel", "exchang", "transfer"]
+        .into_iter()
+        .find(|stem| word.starts_with(stem))
+        .map_or(word.clone(), str::to_string)
+}
+
+fn policies(text: &str) -> Vec<Claim> {
+    POLICY
+        .captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            let (negated, stem) = if let Some(word) = c.get(2) {
+                (c.get(1).is_some(), word.as_str())
+            } else if let Some(word) = c.get(4) {
+                let modal = c.get(3)?.as_str().to_ascii_lowercase();
+                (modal != "can" && modal != "may", word.as_str())
+            } else {
+                (true, c.get(6)?.as_str())
+            };
+            let allowed = if negated { 0.0 } else { 1.0 };
+            let stem = policy_stem(stem);
+            let mut topic = sentence_topic(text, whole.start(), whole.end());
+            // The policy's own word is what the claim is; the topic is what it applies to.
+            topic.retain(|word| !word.starts_with(&stem[..stem.len().min(6)]));
+            Some(Claim {
+                kind: ClaimKind::Policy,
+                low: allowed,
+                high: allowed,
+                currency: stem,
+                text: whole.as_str().trim().to_string(),
+                topic,
+            })
+        })
+        .collect()
+}
+
+/// Every claim of a text.
+fn claims_in(text: &str) -> Vec<Claim> {
+    let mut claims = time_frames(text);
+    claims.extend(prices(text));
+    claims.extend(policies(text));
+    claims
+}
+
 /// What a cited source states: a case by its agent's answer, knowledge by its text.
 fn claims_of(source: &RetrievedSource) -> Vec<Claim> {
     match source.source_type {
-        SourceType::Case => {
-            let answer = source
+        SourceType::Case => claims_in(
+            source
                 .resolution
                 .as_deref()
                 .or(source.first_reply.as_deref())
-                .unwrap_or_default();
-            let mut claims = time_frames(answer);
-            claims.extend(prices(answer));
-            claims
-        }
-        _ => {
-            let mut claims = time_frames(&source.snippet);
-            claims.extend(prices(&source.snippet));
-            claims
-        }
+                .unwrap_or_default(),
+        ),
+        _ => claims_in(&source.snippet),
     }
 }
 
@@ -250,7 +314,9 @@ pub fn conflict_flags(cited: &[&RetrievedSource]) -> Vec<String> {
 }
 
 fn same_thing(a: &Claim, b: &Claim) -> bool {
-    a.kind == b.kind && a.topic.intersection(&b.topic).count() >= SHARED_TOPIC_WORDS
+    a.kind == b.kind
+        && (a.kind != ClaimKind::Policy || a.currency == b.currency)
+        && a.topic.intersection(&b.topic).count() >= a.kind.shared_topic_words()
 }
 
 /// Whether one of `others` states a value within `claim`'s about the same thing.

@@ -218,3 +218,103 @@ fn a_case_claim_confirmed_by_one_cited_article_is_not_contradicted_by_another() 
     // Without the confirming article the two links look alike, and the flag says so.
     assert_eq!(conflict_flags(&[&case, &email_change]).len(), 1);
 }
+
+#[test]
+fn a_policy_in_words_that_an_updated_article_reverses_is_flagged() {
+    let case = source(
+        SourceType::Case,
+        31,
+        "Sorry, gift cards are non-refundable once they have been sent.",
+        at(2019, 2, 1),
+    );
+    let mut article = source(
+        SourceType::Article,
+        12,
+        "Gift cards can be refunded within 14 days of purchase.",
+        at(2018, 1, 1),
+    );
+    article.updated_at = Some(at(2020, 3, 1));
+    assert_eq!(
+        conflict_flags(&[&case, &article]),
+        vec![
+            "sources disagree on a policy: past case 31 says \"non-refundable\", article 12 says \
+             \"can be refunded\"; article 12 was updated on 2020-03-01, after past case 31 \
+             (2019-02-01): prefer the article"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn policies_are_read_in_their_usual_forms() {
+    let read = |text: &str| -> Vec<(String, f64)> {
+        policies(text)
+            .into_iter()
+            .map(|c| (c.currency, c.low))
+            .collect()
+    };
+    assert_eq!(
+        read("Tickets are not refundable."),
+        [("refund".into(), 0.0)]
+    );
+    assert_eq!(
+        read("Orders can’t be cancelled after dispatch."),
+        [("cancel".into(), 0.0)]
+    );
+    assert_eq!(
+        read("You can return it within 30 days."),
+        [("return".into(), 1.0)]
+    );
+    assert_eq!(
+        read("Sale items are exchangeable in store."),
+        [("exchang".into(), 1.0)]
+    );
+    assert_eq!(
+        read("Licences are transferable."),
+        [("transfer".into(), 1.0)]
+    );
+    assert_eq!(
+        read("We cannot transfer licences."),
+        [("transfer".into(), 0.0)]
+    );
+    assert_eq!(read("Final sale: no returns."), [("return".into(), 0.0)]);
+    assert!(
+        read("Your return label is attached.").is_empty(),
+        "no policy stated"
+    );
+}
+
+#[test]
+fn policies_about_different_things_or_agreeing_are_not_flagged() {
+    let date = at(2019, 1, 1);
+    let case = source(
+        SourceType::Case,
+        1,
+        "Event tickets are non-refundable.",
+        date,
+    );
+    // Another thing refunded: subscriptions, not tickets.
+    let other_thing = source(
+        SourceType::Article,
+        2,
+        "Unused subscriptions can be refunded.",
+        date,
+    );
+    assert!(conflict_flags(&[&case, &other_thing]).is_empty());
+    // Another policy on the same thing: cancelling, not refunding.
+    let other_policy = source(
+        SourceType::Article,
+        3,
+        "Event tickets can be cancelled up to a day before.",
+        date,
+    );
+    assert!(conflict_flags(&[&case, &other_policy]).is_empty());
+    // The same policy stated again.
+    let agreeing = source(
+        SourceType::Article,
+        4,
+        "Event tickets cannot be refunded.",
+        date,
+    );
+    assert!(conflict_flags(&[&case, &agreeing]).is_empty());
+}
