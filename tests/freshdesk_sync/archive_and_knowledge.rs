@@ -212,3 +212,54 @@ async fn drafts_link_portal_articles_never_agents_only_ones_and_cite_canned_resp
         "the canned response is a source of the double-charge draft"
     );
 }
+
+/// An export of the mature account writes its archived tickets too (found the way the sync
+/// finds them), marked `archived`, and remembers the ids the archive lacks: a second export
+/// probes nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_writes_archived_tickets_and_probes_each_id_once() {
+    let (bundle, archived) = mature_account();
+    let stand_in = StandIn::start(
+        bundle,
+        StandInConfig {
+            api_key: KEY.into(),
+            window: Duration::from_secs(1),
+            ..StandInConfig::default()
+        },
+    )
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let out = data.path().join("snapshot");
+    let export = || {
+        let mut command = deskdraft(&stand_in, KEY, data.path());
+        command.args(["export", "--freshdesk", "--out"]).arg(&out);
+        async move { run_json(&mut command).await }
+    };
+    let first = export().await;
+    assert_eq!(first["archived_tickets_written"], 40, "{first}");
+    let exported = deskdraft::helpdesk::bundle::Bundle::open(&out).expect("a bundle");
+    let written: BTreeSet<i64> = exported
+        .tickets()
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|t| t.archived)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(written, archived, "every archived ticket, marked archived");
+    let probes = |log: &[support::freshdesk_stand_in::LoggedRequest]| {
+        log.iter()
+            .filter(|r| {
+                r.path.starts_with("/api/v2/tickets/archived/")
+                    && !r.path.ends_with("/conversations")
+            })
+            .count()
+    };
+    assert!(probes(&stand_in.log()) >= 40);
+    stand_in.clear_log();
+    let second = export().await;
+    assert_eq!(
+        probes(&stand_in.log()),
+        0,
+        "ids probed once are remembered: {second}"
+    );
+}
