@@ -51,10 +51,10 @@ fn compose_wires_qdrant_serve_sync_and_an_optional_llm() {
     }
     let qdrant_image = text(&services["qdrant"]["image"]);
     assert!(
-        regex::Regex::new(r"^qdrant/qdrant:v1\.18\.\d+$")
+        regex::Regex::new(r"^qdrant/qdrant:v1\.19\.\d+$")
             .unwrap()
             .is_match(&qdrant_image),
-        "Qdrant must be pinned to a 1.18 release: {qdrant_image}"
+        "Qdrant must be pinned to a 1.19 release (the version the store suites ran on): {qdrant_image}"
     );
     assert!(services["qdrant"]["healthcheck"]["test"].is_sequence());
     assert_eq!(

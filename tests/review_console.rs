@@ -26,6 +26,7 @@ use harness::*;
 use keyboard::{press, type_text};
 use serde_json::{Value, json};
 use support::cdp::Browser;
+use support::freshdesk_stand_in::OTHER_AGENTS;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
@@ -299,7 +300,7 @@ async fn an_agent_works_through_the_queue_by_keyboard_and_the_pages_pass_axe() {
         } else {
             "We have passed this to our warehouse team, who will write to you tomorrow.".to_string()
         };
-        agent_replies(&stand_in, *ticket_id, &reply);
+        stand_in.add_agent_reply(*ticket_id, &reply, OTHER_AGENTS[0]);
         server.draft_by_webhook(&stand_in, *ticket_id).await;
     }
     server

@@ -5,14 +5,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ::deskdraft::domain::{Conversation, Ticket};
-use ::deskdraft::draft::render::paragraphs;
+use ::deskdraft::domain::Ticket;
 use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::deskdraft::{self as harness, FIRST_NEW_TICKET, KEY, REVIEW_TOKEN, repo};
 use crate::support::cdp::Browser;
-use crate::support::freshdesk_stand_in::{Bundle, OTHER_AGENTS, StandIn, StandInConfig};
+use crate::support::freshdesk_stand_in::{Bundle, StandIn, StandInConfig};
 
 pub fn say(message: &str) {
     use std::io::Write;
@@ -177,28 +176,6 @@ pub fn axe_source() -> Option<String> {
             None
         }
     }
-}
-
-/// An agent's public reply on the ticket in Freshdesk, typed by hand.
-pub fn agent_replies(stand_in: &StandIn, ticket_id: i64, text: &str) {
-    let at = Utc::now();
-    stand_in.edit_ticket(ticket_id, |ticket| {
-        ticket.conversations.push(Conversation {
-            id: 98_000_000_000 + ticket_id,
-            body: paragraphs(text),
-            body_text: Some(text.to_string()),
-            incoming: false,
-            private: false,
-            source: Some(0),
-            user_id: Some(OTHER_AGENTS[0]),
-            ticket_id: Some(ticket_id),
-            support_email: Some("support@stand-in.freshdesk.com".into()),
-            created_at: at,
-            updated_at: Some(at),
-            attachments: Vec::new(),
-        });
-        ticket.updated_at = at;
-    });
 }
 
 pub async fn draft_of(server: &harness::Server, id: &str) -> Value {

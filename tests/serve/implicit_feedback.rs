@@ -4,7 +4,6 @@
 //! pass later the statistics count each kind, and the notes say how their draft was used.
 
 use super::*;
-use deskdraft::domain::Conversation;
 use deskdraft::draft::render::paragraphs;
 use deskdraft::ingest::clean::clean_message_html;
 use deskdraft::queue::{Outcome, drafts_edit_distance};
@@ -83,25 +82,8 @@ async fn what_agents_send_is_counted_as_drafted_edited_rewritten_or_not_used() {
             assert_eq!(response.status(), 201);
             inserted += 1;
         }
-        let at = Utc::now();
-        stand_in.edit_ticket(ticket_id, |ticket| {
-            ticket.conversations.push(Conversation {
-                id: 96_000_000_000 + ticket_id,
-                body: paragraphs(&reply),
-                body_text: Some(reply.clone()),
-                incoming: false,
-                private: false,
-                source: Some(0),
-                user_id: Some(OTHER_AGENTS[index % 2]),
-                ticket_id: Some(ticket_id),
-                support_email: Some("support@stand-in.freshdesk.com".into()),
-                created_at: at,
-                updated_at: Some(at),
-                attachments: Vec::new(),
-            });
-            ticket.status = 4;
-            ticket.updated_at = at;
-        });
+        stand_in.add_agent_reply(ticket_id, &reply, OTHER_AGENTS[index % 2]);
+        stand_in.edit_ticket(ticket_id, |ticket| ticket.status = 4);
         answered += 1;
     }
     assert!(answered >= 40, "only {answered} drafts with text");
@@ -178,24 +160,7 @@ async fn an_agent_replied_webhook_records_the_outcome_without_the_reconciler() {
     assert_ne!(draft["kind"], "abstained", "{draft}");
     let ticket_id = draft["ticket_id"].as_i64().unwrap();
     let text = draft["draft_text"].as_str().unwrap().to_string();
-    let at = Utc::now();
-    stand_in.edit_ticket(ticket_id, |ticket| {
-        ticket.conversations.push(Conversation {
-            id: 97_000_000_000 + ticket_id,
-            body: paragraphs(&text),
-            body_text: Some(text.clone()),
-            incoming: false,
-            private: false,
-            source: Some(0),
-            user_id: Some(OTHER_AGENTS[1]),
-            ticket_id: Some(ticket_id),
-            support_email: Some("support@stand-in.freshdesk.com".into()),
-            created_at: at,
-            updated_at: Some(at),
-            attachments: Vec::new(),
-        });
-        ticket.updated_at = at;
-    });
+    stand_in.add_agent_reply(ticket_id, &text, OTHER_AGENTS[1]);
     let stats: Value = server.api_get(&client, "/api/stats").await;
     assert_eq!(stats["live"]["overall"]["answered"], 0, "nothing seen yet");
     assert_eq!(send_webhook(&client, &server.url, ticket_id).await, 202);

@@ -306,6 +306,36 @@ impl StandIn {
         edit(ticket);
     }
 
+    /// An agent's public reply typed in Freshdesk by hand (the agent's own editor, not the
+    /// API): appended to the ticket with the next conversation id, the ticket's `updated_at`
+    /// moved to now. Returns the reply's id.
+    pub fn add_agent_reply(&self, ticket_id: i64, text: &str, agent_id: i64) -> i64 {
+        let mut data = self.lock();
+        let id = data.next_conversation_id;
+        data.next_conversation_id += 1;
+        let ticket = data
+            .tickets
+            .get_mut(&ticket_id)
+            .expect("ticket to reply to exists");
+        let at = chrono::Utc::now();
+        ticket.conversations.push(deskdraft::domain::Conversation {
+            id,
+            body: deskdraft::draft::render::paragraphs(text),
+            body_text: Some(text.to_string()),
+            incoming: false,
+            private: false,
+            source: Some(0),
+            user_id: Some(agent_id),
+            ticket_id: Some(ticket_id),
+            support_email: Some("support@stand-in.freshdesk.com".into()),
+            created_at: at,
+            updated_at: Some(at),
+            attachments: Vec::new(),
+        });
+        ticket.updated_at = at;
+        id
+    }
+
     /// Removes a ticket for good (a purge: it is no longer listed or served).
     pub fn purge_ticket(&self, id: i64) {
         self.lock().tickets.remove(&id);
