@@ -12,24 +12,20 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use deskdraft::domain::Ticket;
 use serde_json::json;
 use support::freshdesk_stand_in::{Bundle, StandIn, StandInConfig};
 use support::postgres::PostgresCluster;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::serve_process::{
+    copy_dir, demo_tickets, deskdraft_command, listening_url, new_open_tickets, repo,
+};
 
 const KEY: &str = "bench-key";
 const SECRET: &str = "bench-webhook-secret-0123";
 const REVIEW_TOKEN: &str = "bench-review-token-0123";
 const FIRST: i64 = 700_001;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
@@ -46,55 +42,10 @@ fn main() {
     println!("{}", serde_json::to_string_pretty(&report).expect("json"));
 }
 
-fn deskdraft(data_dir: &Path) -> std::process::Command {
-    let mut command = support::binary::isolated_deskdraft(data_dir);
-    command
-        .env("DESKDRAFT_LOG", "warn")
-        .arg("--data-dir")
-        .arg(data_dir);
-    command
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn account(tickets: usize) -> Bundle {
-    let history: Vec<Ticket> =
-        std::fs::read_to_string(repo().join("knowledge/demo-bundle/tickets.jsonl"))
-            .unwrap()
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-    let now = Utc::now();
-    let new: Vec<Ticket> = history
-        .iter()
-        .cycle()
-        .take(tickets)
-        .enumerate()
-        .map(|(i, t)| Ticket {
-            id: FIRST + i as i64,
-            status: 2,
-            spam: false,
-            deleted: false,
-            created_at: now,
-            updated_at: now,
-            conversations: Vec::new(),
-            ..t.clone()
-        })
-        .collect();
-    let mut all = history;
-    all.extend(new);
+    let history = demo_tickets();
+    let mut all = history.clone();
+    all.extend(new_open_tickets(history.iter(), FIRST, tickets));
     Bundle {
         tickets: all,
         ..Bundle::default()
@@ -110,7 +61,7 @@ struct Replica {
 async fn start_replica(template: &Path, stand_in: &StandIn, env: &[(&str, String)]) -> Replica {
     let data = tempfile::tempdir().unwrap();
     copy_dir(template, data.path());
-    let mut command = tokio::process::Command::from(deskdraft(data.path()));
+    let mut command = tokio::process::Command::from(deskdraft_command(data.path()));
     command
         .env("DESKDRAFT_FRESHDESK__BASE_URL", stand_in.base_url())
         .env("DESKDRAFT_FRESHDESK__PLAN_LIMIT_PER_MINUTE", "1000000")
@@ -125,13 +76,7 @@ async fn start_replica(template: &Path, stand_in: &StandIn, env: &[(&str, String
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true);
     let mut child = command.spawn().expect("serve starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(120), lines.next_line())
-        .await
-        .expect("serve starts within 120 s")
-        .unwrap()
-        .expect("its address");
-    let url = line.strip_prefix("listening on ").unwrap().to_string();
+    let url = listening_url(&mut child, Duration::from_secs(120)).await;
     Replica {
         _child: child,
         url,
@@ -223,7 +168,7 @@ async fn run() -> serde_json::Value {
         .unwrap_or(300);
     let workers = std::env::var("DESKDRAFT_BENCH_WORKERS").unwrap_or_else(|_| "2".into());
     let template = tempfile::tempdir().unwrap();
-    let output = deskdraft(template.path())
+    let output = deskdraft_command(template.path())
         .args(["ingest", "--bundle"])
         .arg(repo().join("knowledge/demo-bundle"))
         .arg("--knowledge")

@@ -8,106 +8,35 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use deskdraft::domain::Ticket;
 use serde_json::{Value, json};
 use support::freshdesk_stand_in::{Bundle, StandIn, StandInConfig};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::serve_process::{
+    ServeSecrets, demo_tickets, deskdraft_command, ingested_data_dir, listening_url,
+    new_open_tickets, repo, serve_command,
+};
 
 const KEY: &str = "serve-test-key";
 const WEBHOOK_SECRET: &str = "webhook-secret-0123456789";
 const REVIEW_TOKEN: &str = "review-token-0123456789";
 const FIRST_NEW_TICKET: i64 = 90_001;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn demo_tickets() -> Vec<Ticket> {
-    std::fs::read_to_string(repo().join("knowledge/demo-bundle/tickets.jsonl"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The demo history plus `count` new open tickets (the customer's first message of demo tickets).
 fn account_with_new_tickets(count: usize) -> Bundle {
     let history = demo_tickets();
-    let now = Utc::now();
-    let new = history
-        .iter()
-        .cycle()
-        .take(count)
-        .enumerate()
-        .map(|(i, t)| Ticket {
-            id: FIRST_NEW_TICKET + i as i64,
-            status: 2,
-            // New tickets, whatever the history ticket they copy was (one demo ticket is spam).
-            spam: false,
-            deleted: false,
-            created_at: now,
-            updated_at: now,
-            conversations: Vec::new(),
-            ..t.clone()
-        });
     let mut tickets = history.clone();
-    tickets.extend(new);
+    tickets.extend(new_open_tickets(history.iter(), FIRST_NEW_TICKET, count));
     Bundle {
         tickets,
         ..Bundle::default()
     }
 }
 
-/// A data dir with the demo bundle ingested once per test binary, copied per test.
-fn ingested_data_dir() -> tempfile::TempDir {
-    static TEMPLATE: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let template = TEMPLATE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let output = base_command(dir.path())
-            .args(["ingest", "--bundle"])
-            .arg(repo().join("knowledge/demo-bundle"))
-            .arg("--knowledge")
-            .arg(repo().join("knowledge/docs"))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        dir
-    });
-    let copy = tempfile::tempdir().unwrap();
-    copy_dir(template.path(), copy.path());
-    copy
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn base_command(data_dir: &Path) -> std::process::Command {
-    let mut command = support::binary::isolated_deskdraft(data_dir);
-    command
-        .env("DESKDRAFT_LOG", "warn")
-        .arg("--data-dir")
-        .arg(data_dir);
-    command
+    deskdraft_command(data_dir)
 }
 
 /// A running `deskdraft serve`; killed (SIGKILL) when dropped.
@@ -122,33 +51,14 @@ async fn start_server(data_dir: &Path, stand_in: &StandIn) -> Server {
 
 /// `start_server` with extra environment (settings such as `DESKDRAFT_SERVE__WORKERS`).
 async fn start_server_with(data_dir: &Path, stand_in: &StandIn, env: &[(&str, &str)]) -> Server {
-    let mut command = tokio::process::Command::from(base_command(data_dir));
-    command
-        .env("DESKDRAFT_FRESHDESK__BASE_URL", stand_in.base_url())
-        .env("DESKDRAFT_FRESHDESK__PLAN_LIMIT_PER_MINUTE", "100000")
-        .env("DESKDRAFT_FRESHDESK__RATE_WINDOW_SECONDS", "1")
-        .env("DESKDRAFT_FRESHDESK_API_KEY", KEY)
-        .env("DESKDRAFT_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env("DESKDRAFT_REVIEW_TOKEN", REVIEW_TOKEN)
-        .env("DESKDRAFT_SERVE__LISTEN", "127.0.0.1:0")
-        .env("DESKDRAFT_SERVE__POLL_INTERVAL_SECONDS", "0")
-        .env("DESKDRAFT_SERVE__WORKERS", "2")
-        .envs(env.iter().copied())
-        .arg("serve")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true);
+    let secrets = ServeSecrets {
+        freshdesk_key: KEY,
+        webhook_secret: WEBHOOK_SECRET,
+        review_token: REVIEW_TOKEN,
+    };
+    let mut command = serve_command(data_dir, &stand_in.base_url(), &secrets, env);
     let mut child = command.spawn().expect("serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("serve prints its address within 60 s")
-        .unwrap()
-        .expect("a line");
-    let url = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let url = listening_url(&mut child, Duration::from_secs(60)).await;
     Server { child, url }
 }
 

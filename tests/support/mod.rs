@@ -7,6 +7,7 @@ pub mod freshdesk_stand_in;
 pub mod freshworks_client;
 pub mod openai_stand_in;
 pub mod postgres;
+pub mod serve_process;
 
 /// Reports a skipped test where it is seen: straight to the process's stderr, which the test
 /// harness does not capture (it captures `println!` and `eprintln!`, so a skip printed with
