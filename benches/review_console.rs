@@ -13,9 +13,10 @@ use chrono::{DateTime, Duration, Utc};
 use deskdraft::domain::{Article, CannedResponse, Conversation, Ticket};
 use deskdraft::draft::thread::ThreadTurn;
 use deskdraft::helpdesk::{HelpdeskError, HelpdeskRead, Product, RemovedTickets};
-use deskdraft::queue::{DraftStatus, JobQueue, NewDraft, TicketContext};
+use deskdraft::queue::{DraftEventKind, DraftStatus, JobQueue, NewDraft, TicketContext};
 use deskdraft::serve::console::ConsoleContext;
 use deskdraft::serve::console::queue_view::{ConsoleQuery, render_queue};
+use deskdraft::serve::live_gaps::{LIVE_GAP_DRAFTS, live_knowledge_gaps};
 use deskdraft::simulate::metrics::percentile;
 use serde_json::json;
 
@@ -198,7 +199,32 @@ async fn run() -> serde_json::Value {
             json!({"p50_ms": percentile(&times, 0.5), "p95_ms": p95, "max_ms": times.last(), "html_bytes": bytes}),
         );
     }
+    // The lead's view's live knowledge gaps: read the newest drafts, group those without a good
+    // draft (here the 80% rejected) by topic.
+    let mut gap_times = Vec::new();
+    let mut gap_topics = 0;
+    for _ in 0..rounds.min(20) {
+        let begun = Instant::now();
+        let drafts = queue
+            .recent_gap_drafts(LIVE_GAP_DRAFTS)
+            .await
+            .expect("drafts");
+        let not_useful = queue
+            .drafts_with_event(DraftEventKind::NotUseful)
+            .await
+            .expect("events");
+        let outcomes = queue.outcomes().await.expect("outcomes");
+        let gaps = live_knowledge_gaps(&drafts, &not_useful, &outcomes, |_| None);
+        gap_times.push(begun.elapsed().as_secs_f64() * 1e3);
+        gap_topics = gaps.topics.len();
+    }
+    gap_times.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
     json!({
+        "live_knowledge_gaps": {
+            "p50_ms": percentile(&gap_times, 0.5),
+            "p95_ms": percentile(&gap_times, 0.95),
+            "topics": gap_topics,
+        },
         "drafts": count,
         "pending": count - decided,
         "rounds": rounds,

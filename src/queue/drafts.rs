@@ -89,6 +89,22 @@ pub struct DraftRecord {
     pub ticket: Option<TicketContext>,
 }
 
+/// A draft as the live knowledge gaps read it: what it answered and how it ended, and the
+/// sources it cited (the `sources` of its JSON), without its note or retrieval details.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GapDraft {
+    pub id: String,
+    pub ticket_id: i64,
+    pub message_id: i64,
+    pub status: DraftStatus,
+    pub kind: String,
+    pub product: Option<String>,
+    pub revision: u32,
+    pub created_at: DateTime<Utc>,
+    pub ticket: Option<TicketContext>,
+    pub sources: serde_json::Value,
+}
+
 /// A draft as a worker creates it.
 #[derive(Debug, Clone)]
 pub struct NewDraft {
@@ -353,14 +369,42 @@ impl JobQueue {
         .await
     }
 
-    /// The newest `limit` drafts, newest first (every status).
-    pub async fn recent_drafts(&self, limit: usize) -> Result<Vec<DraftRecord>, QueueError> {
+    /// The newest `limit` drafts as the live knowledge gaps read them, newest first (every
+    /// status). Only the cited sources of each draft's JSON are read: the whole document (the
+    /// retrieval with its snippets) is tens of kilobytes a draft.
+    pub async fn recent_gap_drafts(&self, limit: usize) -> Result<Vec<GapDraft>, QueueError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.with(move |db| {
-            records(db.query(
-                &format!("SELECT {COLUMNS} FROM drafts ORDER BY created_at DESC, id LIMIT $1"),
+            let sources = db.dialect().json_field("draft_json", "sources");
+            db.query(
+                &format!(
+                    "SELECT id, ticket_id, message_id, status, kind, product, revision, \
+                     created_at, ticket_json, {sources} FROM drafts \
+                     ORDER BY created_at DESC, id LIMIT $1"
+                ),
                 params![limit],
-            )?)
+            )?
+            .iter()
+            .map(|row| {
+                Ok(GapDraft {
+                    id: row.text(0)?,
+                    ticket_id: row.i64(1)?,
+                    message_id: row.i64(2)?,
+                    status: DraftStatus::parse(&row.text(3)?),
+                    kind: row.text(4)?,
+                    product: row.opt_text(5)?,
+                    revision: row.u32(6)?,
+                    created_at: from_ms(row.i64(7)?),
+                    ticket: row
+                        .opt_text(8)?
+                        .and_then(|json| serde_json::from_str(&json).ok()),
+                    sources: row
+                        .opt_text(9)?
+                        .and_then(|json| serde_json::from_str(&json).ok())
+                        .unwrap_or(serde_json::Value::Null),
+                })
+            })
+            .collect()
         })
         .await
     }

@@ -45,7 +45,7 @@ pub use advisory::{AdvisoryGuard, AdvisoryLocks, ReconcilerElection};
 pub use approvals::{ApprovalIntent, ApprovalOutcome};
 pub use console::{Neighbours, QueueFilter, QueuePage, QueueRow, TicketContext};
 pub use copy::CopySummary;
-pub use drafts::{DraftRecord, DraftStatus, NewDraft};
+pub use drafts::{DraftRecord, DraftStatus, GapDraft, NewDraft};
 pub use events::{DraftEvent, DraftEventKind};
 pub use feedback::{FeedbackStats, ProductFeedback, edit_distance as drafts_edit_distance};
 pub use jobs::{Enqueued, Job, JobKind, JobState, QueueDepth};

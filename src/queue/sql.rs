@@ -32,6 +32,17 @@ impl Dialect {
         }
     }
 
+    /// A top-level field of a JSON text column, as JSON text (NULL when absent): so a query can
+    /// read one part of a large document without shipping the whole of it.
+    pub fn json_field(self, column: &str, field: &str) -> String {
+        match self {
+            // `->` rather than `json_extract(.., '$.field')`: the SQLite side rewrites `$`
+            // placeholders, and would rewrite the path too.
+            Self::Sqlite => format!("({column} -> '{field}')"),
+            Self::Postgres => format!("(({column})::json -> '{field}')::text"),
+        }
+    }
+
     /// Case-insensitive `LIKE` (SQLite's `LIKE` already ignores ASCII case).
     pub fn like_ignoring_case(self) -> &'static str {
         match self {

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::queue::{DraftOutcome, DraftRecord, DraftStatus, Outcome};
+use crate::queue::{DraftOutcome, DraftStatus, GapDraft, Outcome};
 use crate::simulate::gaps::{GapSource, GapTicket, KnowledgeGaps, group_knowledge_gaps};
 
 /// The newest drafts the live gaps are computed from: recent enough to be what agents meet
@@ -16,8 +16,8 @@ pub const LIVE_GAP_DRAFTS: usize = 5_000;
 
 /// Why a live draft counts as "no good draft".
 fn lacks_good_draft(
-    newest: &DraftRecord,
-    revisions: &[&DraftRecord],
+    newest: &GapDraft,
+    revisions: &[&GapDraft],
     not_useful: &HashSet<String>,
     outcomes: &HashMap<&str, Outcome>,
 ) -> bool {
@@ -35,7 +35,7 @@ fn lacks_good_draft(
 
 /// The customer's words of a drafted message: the subject and the customer's turns of the
 /// thread so far (the latest carries the question; earlier ones its context).
-fn customer_text(draft: &DraftRecord) -> Option<String> {
+fn customer_text(draft: &GapDraft) -> Option<String> {
     let ticket = draft.ticket.as_ref()?;
     let turns: Vec<&str> = ticket
         .thread
@@ -46,8 +46,9 @@ fn customer_text(draft: &DraftRecord) -> Option<String> {
     Some(format!("{}\n{}", ticket.subject, turns.join("\n")))
 }
 
-fn sources_of(draft: &DraftRecord) -> Vec<GapSource> {
-    draft.draft["sources"]
+fn sources_of(draft: &GapDraft) -> Vec<GapSource> {
+    draft
+        .sources
         .as_array()
         .map(|sources| {
             sources
@@ -68,7 +69,7 @@ fn sources_of(draft: &DraftRecord) -> Vec<GapSource> {
 /// One ticket per drafted customer message (its revisions together, the newest deciding
 /// whether it abstained), from drafts that kept their ticket. `product_name` names a product id.
 pub fn live_gap_tickets(
-    drafts: &[DraftRecord],
+    drafts: &[GapDraft],
     not_useful: &HashSet<String>,
     outcomes: &[DraftOutcome],
     product_name: impl Fn(&str) -> Option<String>,
@@ -77,7 +78,7 @@ pub fn live_gap_tickets(
         .iter()
         .map(|o| (o.draft_id.as_str(), o.outcome))
         .collect();
-    let mut messages: BTreeMap<(i64, i64), Vec<&DraftRecord>> = BTreeMap::new();
+    let mut messages: BTreeMap<(i64, i64), Vec<&GapDraft>> = BTreeMap::new();
     for draft in drafts {
         messages
             .entry((draft.ticket_id, draft.message_id))
@@ -106,7 +107,7 @@ pub fn live_gap_tickets(
 
 /// The live knowledge gaps of these drafts.
 pub fn live_knowledge_gaps(
-    drafts: &[DraftRecord],
+    drafts: &[GapDraft],
     not_useful: &HashSet<String>,
     outcomes: &[DraftOutcome],
     product_name: impl Fn(&str) -> Option<String>,
@@ -123,7 +124,7 @@ pub fn live_knowledge_gaps(
 pub async fn gather_live_gaps(
     state: &super::ServeState,
 ) -> Result<(KnowledgeGaps, usize), crate::queue::QueueError> {
-    let drafts = state.queue.recent_drafts(LIVE_GAP_DRAFTS).await?;
+    let drafts = state.queue.recent_gap_drafts(LIVE_GAP_DRAFTS).await?;
     let not_useful = state
         .queue
         .drafts_with_event(crate::queue::DraftEventKind::NotUseful)

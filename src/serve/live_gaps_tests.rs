@@ -5,9 +5,9 @@ use crate::draft::thread::ThreadTurn;
 use crate::queue::{ReplyOrigin, TicketContext};
 use chrono::{TimeZone, Utc};
 
-fn draft(id: &str, ticket_id: i64, kind: &str, subject: &str, question: &str) -> DraftRecord {
+fn draft(id: &str, ticket_id: i64, kind: &str, subject: &str, question: &str) -> GapDraft {
     let at = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
-    DraftRecord {
+    GapDraft {
         id: id.into(),
         ticket_id,
         message_id: 0,
@@ -18,28 +18,11 @@ fn draft(id: &str, ticket_id: i64, kind: &str, subject: &str, question: &str) ->
         },
         kind: kind.into(),
         product: Some("7".into()),
-        confidence: 0.5,
-        draft_text: String::new(),
-        note_html: String::new(),
-        draft: serde_json::json!({"sources": [
-            {"key": "article:12", "title": "Resetting a password", "url": null}
-        ]}),
-        note_id: None,
-        reply_id: None,
-        sent_text: None,
-        decided_by: None,
-        reject_reason: None,
-        created_at: at,
-        decided_at: None,
-        agent_id: None,
-        agent_email: None,
-        send_status: None,
-        approval_started_at: None,
-        status_applied: false,
-        note_updated: false,
-        send_error: None,
         revision: 0,
-        redraft_requested: false,
+        created_at: at,
+        sources: serde_json::json!([
+            {"key": "article:12", "title": "Resetting a password", "url": null}
+        ]),
         ticket: Some(TicketContext {
             subject: subject.into(),
             requester_id: None,
@@ -123,7 +106,7 @@ fn abstentions_not_useful_drafts_and_unused_ones_are_grouped_into_named_topics()
         ),
         rejected,
         // A draft kept without its ticket cannot be placed in a topic.
-        DraftRecord {
+        GapDraft {
             ticket: None,
             ..draft("d7", 7, "abstained", "", "")
         },
