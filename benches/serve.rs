@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use deskdraft::app::Components;
 use deskdraft::commands::ingest::ingest_with;
 use deskdraft::config::Config;
@@ -27,6 +26,7 @@ use deskdraft::serve::{Secret, ServeMetrics, ServeState, router};
 use deskdraft::simulate::metrics::percentile;
 use serde_json::json;
 use support::freshdesk_stand_in::{Bundle as StandInBundle, StandIn, StandInConfig};
+use support::serve_process::new_open_tickets;
 
 const SECRET: &str = "bench-webhook-secret-0123";
 const FIRST: i64 = 500_001;
@@ -78,23 +78,12 @@ async fn run() -> serde_json::Value {
         .expect("tickets")
         .map(|t| t.expect("ticket"))
         .collect();
-    let now = Utc::now();
     let mut tickets = history.clone();
-    tickets.extend(
-        history
-            .iter()
-            .cycle()
-            .take(count + IDLE_TICKETS)
-            .enumerate()
-            .map(|(i, t)| Ticket {
-                id: FIRST + i as i64,
-                status: 2,
-                created_at: now,
-                updated_at: now,
-                conversations: Vec::new(),
-                ..t.clone()
-            }),
-    );
+    tickets.extend(new_open_tickets(
+        history.iter(),
+        FIRST,
+        count + IDLE_TICKETS,
+    ));
     let stand_in = StandIn::start(
         StandInBundle {
             tickets,

@@ -99,30 +99,33 @@ pub trait HelpdeskRead: Send + Sync {
 }
 
 /// An agent of the account (`GET /agents`: the name sits under `contact`).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(from = "ListedAgent")]
 pub struct Agent {
     pub id: i64,
     pub name: String,
 }
 
-impl<'de> serde::Deserialize<'de> for Agent {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        struct AgentContact {
-            #[serde(default)]
-            name: Option<String>,
+/// An agent as `GET /agents` lists it.
+#[derive(serde::Deserialize)]
+struct ListedAgent {
+    id: i64,
+    #[serde(default)]
+    contact: Option<ListedAgentContact>,
+}
+
+#[derive(serde::Deserialize)]
+struct ListedAgentContact {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl From<ListedAgent> for Agent {
+    fn from(listed: ListedAgent) -> Self {
+        Self {
+            id: listed.id,
+            name: listed.contact.and_then(|c| c.name).unwrap_or_default(),
         }
-        #[derive(serde::Deserialize)]
-        struct Wire {
-            id: i64,
-            #[serde(default)]
-            contact: Option<AgentContact>,
-        }
-        let wire = Wire::deserialize(deserializer)?;
-        Ok(Agent {
-            id: wire.id,
-            name: wire.contact.and_then(|c| c.name).unwrap_or_default(),
-        })
     }
 }
 

@@ -157,10 +157,15 @@ pub(super) fn record_from_row(row: &Row) -> Result<DraftRecord, QueueError> {
         send_error: row.opt_text(23)?,
         revision: row.u32(24)?,
         redraft_requested: row.bool(25)?,
-        ticket: row
-            .opt_text(26)?
-            .and_then(|json| serde_json::from_str(&json).ok()),
+        ticket: ticket_context(row, 26)?,
     })
+}
+
+/// The ticket a draft kept (`ticket_json`), when it kept one that still reads.
+fn ticket_context(row: &Row, index: usize) -> Result<Option<TicketContext>, QueueError> {
+    Ok(row
+        .opt_text(index)?
+        .and_then(|json| serde_json::from_str(&json).ok()))
 }
 
 fn records(rows: Vec<Row>) -> Result<Vec<DraftRecord>, QueueError> {
@@ -395,9 +400,7 @@ impl JobQueue {
                     product: row.opt_text(5)?,
                     revision: row.u32(6)?,
                     created_at: from_ms(row.i64(7)?),
-                    ticket: row
-                        .opt_text(8)?
-                        .and_then(|json| serde_json::from_str(&json).ok()),
+                    ticket: ticket_context(row, 8)?,
                     sources: row
                         .opt_text(9)?
                         .and_then(|json| serde_json::from_str(&json).ok())

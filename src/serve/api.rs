@@ -295,7 +295,11 @@ pub async fn stats(State(state): State<ServeState>) -> Response {
 /// The knowledge gaps of live drafts: topics of the customer messages that got no good draft
 /// (abstained, not useful, rejected, rewritten or not used), newest drafts only.
 pub async fn knowledge_gaps(State(state): State<ServeState>) -> Response {
-    match super::live_gaps::gather_live_gaps(&state).await {
+    let gathered = async {
+        let outcomes = state.queue.outcomes().await?;
+        super::live_gaps::gather_live_gaps(&state, &outcomes).await
+    };
+    match gathered.await {
         Ok((gaps, drafts)) => Json(json!({
             "drafts_considered": drafts,
             "drafts_limit": super::live_gaps::LIVE_GAP_DRAFTS,

@@ -1,9 +1,8 @@
 //! Knowledge gaps from live drafts: the customer messages serve abstained on, whose draft an
 //! agent marked "not useful" or rejected, or whose draft agents rewrote or did not use when they
-//! replied, grouped by topic
-//! the way the simulation groups its replays (`simulate::gaps`). Shown on the lead's view and at
-//! `GET /api/knowledge-gaps`, so a lead sees what to write next from what agents meet today,
-//! not only from history.
+//! replied, grouped by topic the way the simulation groups its replays (`simulate::gaps`).
+//! Shown on the lead's view and at `GET /api/knowledge-gaps`, so a lead sees what to write next
+//! from what agents meet today, not only from history.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -120,18 +119,19 @@ pub fn live_knowledge_gaps(
     ))
 }
 
-/// The live knowledge gaps of the newest [`LIVE_GAP_DRAFTS`] drafts, and how many drafts that was.
+/// The live knowledge gaps of the newest [`LIVE_GAP_DRAFTS`] drafts, and how many drafts that
+/// was; `outcomes` are the queue's, which the caller has read already (the lead's view shows them).
 pub async fn gather_live_gaps(
     state: &super::ServeState,
+    outcomes: &[DraftOutcome],
 ) -> Result<(KnowledgeGaps, usize), crate::queue::QueueError> {
     let drafts = state.queue.recent_gap_drafts(LIVE_GAP_DRAFTS).await?;
     let not_useful = state
         .queue
         .drafts_with_event(crate::queue::DraftEventKind::NotUseful)
         .await?;
-    let outcomes = state.queue.outcomes().await?;
     let names = state.console.product_names(state.read.as_ref()).await;
-    let gaps = live_knowledge_gaps(&drafts, &not_useful, &outcomes, |id| names.get(id).cloned());
+    let gaps = live_knowledge_gaps(&drafts, &not_useful, outcomes, |id| names.get(id).cloned());
     Ok((gaps, drafts.len()))
 }
 

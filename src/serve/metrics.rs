@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::helpdesk::freshdesk::CallMetrics;
 use crate::queue::{LiveQuality, OutcomeCounts, QueueDepth};
@@ -13,9 +14,15 @@ use crate::queue::{LiveQuality, OutcomeCounts, QueueDepth};
 /// Upper bounds (seconds) of the webhook-to-note latency histogram.
 const LATENCY_BOUNDS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
+/// How long the live-quality gauges are served from memory: they read every stored outcome,
+/// which a scrape every few seconds should not repeat each time.
+const LIVE_QUALITY_REFRESH: Duration = Duration::from_secs(60);
+
 #[derive(Default)]
 pub struct ServeMetrics {
     inner: Mutex<Inner>,
+    /// The live-quality gauges as last rendered, and when.
+    live_quality: Mutex<Option<(Instant, String)>>,
 }
 
 #[derive(Default)]
@@ -36,6 +43,37 @@ struct Inner {
 }
 
 impl ServeMetrics {
+    /// The live-quality gauges, rendered by `render` (from the stored outcomes) at most once
+    /// every [`LIVE_QUALITY_REFRESH`]; `None` when rendering fails and nothing recent is held.
+    pub async fn live_quality_text<F, E>(&self, render: impl FnOnce() -> F) -> Option<String>
+    where
+        F: std::future::Future<Output = Result<String, E>>,
+        E: std::fmt::Display,
+    {
+        let held = |m: &Self| {
+            m.live_quality
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        };
+        if let Some((at, text)) = held(self)
+            && at.elapsed() < LIVE_QUALITY_REFRESH
+        {
+            return Some(text);
+        }
+        match render().await {
+            Ok(text) => {
+                *self.live_quality.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((Instant::now(), text.clone()));
+                Some(text)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "metrics: live quality left out");
+                None
+            }
+        }
+    }
+
     fn with(&self, update: impl FnOnce(&mut Inner)) {
         update(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()));
     }
@@ -320,5 +358,25 @@ mod tests {
         // At 0.3 the two drafts left were both sent nearly as written.
         assert_eq!(line("deskdraft_live_suggested_threshold"), 0.3);
         assert!(!render_live_quality(&live_quality(&[], 0.9)).contains("suggested_threshold "));
+    }
+
+    #[tokio::test]
+    async fn live_quality_is_read_once_a_minute_and_a_failed_read_leaves_it_out() {
+        let metrics = ServeMetrics::default();
+        let failed = metrics
+            .live_quality_text(|| async { Err::<String, _>("queue unavailable") })
+            .await;
+        assert_eq!(failed, None);
+        let reads = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..5 {
+            let text = metrics
+                .live_quality_text(|| async {
+                    reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    Ok::<_, String>("deskdraft_live_answered_drafts 3\n".to_string())
+                })
+                .await;
+            assert_eq!(text.as_deref(), Some("deskdraft_live_answered_drafts 3\n"));
+        }
+        assert_eq!(reads.into_inner(), 1, "four scrapes served from memory");
     }
 }

@@ -129,14 +129,18 @@ pub async fn metrics(State(state): State<ServeState>) -> Response {
     let mut text = state
         .metrics
         .render(&depth, state.freshdesk_calls.as_deref());
-    // Live quality from the stored outcomes; a queue that cannot be read leaves them out
-    // rather than failing the whole scrape.
-    match state.queue.outcomes().await {
-        Ok(outcomes) => text.push_str(&super::metrics::render_live_quality(
-            &crate::queue::live_quality(&outcomes, state.target_precision),
-        )),
-        Err(error) => tracing::warn!(%error, "metrics: live quality left out"),
-    }
+    // Live quality from the stored outcomes (re-read at most once a minute); a queue that
+    // cannot be read leaves them out rather than failing the whole scrape.
+    let live = state
+        .metrics
+        .live_quality_text(|| async {
+            let outcomes = state.queue.outcomes().await?;
+            Ok::<_, crate::queue::QueueError>(super::metrics::render_live_quality(
+                &crate::queue::live_quality(&outcomes, state.target_precision),
+            ))
+        })
+        .await;
+    text.push_str(live.as_deref().unwrap_or_default());
     text.push_str(&format!(
         "# HELP deskdraft_loop_restarts_total Worker and reconciler loops restarted after a panic.\n\
          # TYPE deskdraft_loop_restarts_total counter\ndeskdraft_loop_restarts_total {}\n",

@@ -32,15 +32,7 @@ fn mature_account() -> (Bundle, BTreeSet<i64>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archived_history_is_indexed_and_a_full_reconcile_keeps_it() {
     let (bundle, archived) = mature_account();
-    let stand_in = StandIn::start(
-        bundle.clone(),
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = StandIn::start(bundle.clone(), stand_in_config()).await;
     let data = tempfile::tempdir().unwrap();
     let sync = |full: bool| {
         let mut command = deskdraft(&stand_in, KEY, data.path());
@@ -131,15 +123,7 @@ async fn drafts_link_portal_articles_never_agents_only_ones_and_cite_canned_resp
         created_at: at,
         updated_at: at,
     });
-    let stand_in = StandIn::start(
-        bundle.clone(),
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = StandIn::start(bundle.clone(), stand_in_config()).await;
     let data = tempfile::tempdir().unwrap();
     // The demo company reads its knowledge base at its own portal domain; past agents linked
     // articles there too.
@@ -219,15 +203,7 @@ async fn drafts_link_portal_articles_never_agents_only_ones_and_cite_canned_resp
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_writes_archived_tickets_and_probes_each_id_once() {
     let (bundle, archived) = mature_account();
-    let stand_in = StandIn::start(
-        bundle,
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = StandIn::start(bundle, stand_in_config()).await;
     let data = tempfile::tempdir().unwrap();
     let out = data.path().join("snapshot");
     let export = || {

@@ -8,15 +8,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopened_spam_and_vanished_tickets_leave_the_store() {
     let bundle = demo_bundle();
-    let stand_in = StandIn::start(
-        bundle.clone(),
-        StandInConfig {
-            api_key: KEY.into(),
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
-        },
-    )
-    .await;
+    let stand_in = StandIn::start(bundle.clone(), stand_in_config()).await;
     let data = tempfile::tempdir().unwrap();
     let sync = || async {
         run_json(deskdraft(&stand_in, KEY, data.path()).args(["ingest", "--freshdesk"])).await
@@ -148,10 +140,8 @@ async fn an_interrupted_export_resumes_and_equals_the_source_bundle() {
     let stand_in = StandIn::start(
         bundle.clone(),
         StandInConfig {
-            api_key: KEY.into(),
             limit_per_window: 400,
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
+            ..stand_in_config()
         },
     )
     .await;

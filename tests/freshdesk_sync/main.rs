@@ -23,6 +23,16 @@ use support::freshdesk_stand_in::{
 
 const KEY: &str = "sync-test-key";
 
+/// The stand-in as these tests run it: our key, and a one-second rate-limit window so budgets
+/// refill within a test.
+fn stand_in_config() -> StandInConfig {
+    StandInConfig {
+        api_key: KEY.into(),
+        window: Duration::from_secs(1),
+        ..StandInConfig::default()
+    }
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -310,10 +320,8 @@ async fn a_sync_killed_halfway_resumes_without_refetching_its_work() {
     let stand_in = StandIn::start(
         bundle.clone(),
         StandInConfig {
-            api_key: KEY.into(),
             limit_per_window: 120,
-            window: Duration::from_secs(1),
-            ..StandInConfig::default()
+            ..stand_in_config()
         },
     )
     .await;

@@ -51,7 +51,7 @@ pub async fn lead_page(State(state): State<ServeState>, headers: HeaderMap) -> R
     };
     let names = state.console.product_names(state.read.as_ref()).await;
     let agent_names = state.console.agent_names(state.read.as_ref()).await;
-    let live_gaps = match crate::serve::live_gaps::gather_live_gaps(&state).await {
+    let live_gaps = match crate::serve::live_gaps::gather_live_gaps(&state, &outcomes).await {
         Ok(found) => Some(found),
         Err(error) => {
             tracing::warn!(%error, "lead's view: live knowledge gaps left out");

@@ -1,7 +1,8 @@
 //! What the console shows instead of ids, cached: product and agent names (`GET /products`,
-//! `GET /agents`, refreshed every 15 minutes) and requesters (`GET /contacts/{id}`, kept an hour). A page never waits on
-//! Freshdesk for more than [`LOOKUP_BUDGET`]: past it, or when Freshdesk fails, the page shows
-//! the id and the lookup is tried again a minute later. Also where tickets and reports live.
+//! `GET /agents`, refreshed every 15 minutes) and requesters (`GET /contacts/{id}`, kept an
+//! hour). A page never waits on Freshdesk for more than [`LOOKUP_BUDGET`]: past it, or when
+//! Freshdesk fails, the page shows the id and the lookup is tried again a minute later. Also
+//! where tickets and reports live.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
