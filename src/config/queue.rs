@@ -65,10 +65,11 @@ pub fn check_queue_url(url: &str, variable: &str) -> Result<(), String> {
     if parsed.host_str().is_none_or(str::is_empty) {
         return Err(format!("{variable} names no host"));
     }
-    if url.parse::<tokio_postgres::Config>().is_err() {
-        return Err(format!(
-            "{variable} is not a valid PostgreSQL connection URL"
-        ));
-    }
+    // sslmode, sslrootcert (the file is read: a missing one fails here, not at the first job).
+    let connection = crate::queue::postgres_tls::parse_queue_url(url)
+        .map_err(|problem| format!("{variable}: {problem}"))?;
+    connection
+        .tls_connector()
+        .map_err(|problem| format!("{variable}: {problem}"))?;
     Ok(())
 }

@@ -24,6 +24,7 @@ mod live;
 mod outcomes;
 mod pg_schema;
 mod postgres;
+pub mod postgres_tls;
 mod schema;
 mod sessions;
 mod sql;

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use super::QueueError;
+use super::postgres_tls::{QueueConnection, parse_queue_url};
 use super::sql::{Dialect, Row, Sql, Value};
 
 /// How errors of this backend name the database (never the URL).
@@ -38,18 +38,18 @@ pub fn postgres_error(error: tokio_postgres::Error) -> QueueError {
     }
 }
 
-/// Parses the URL without echoing it back in errors.
-pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, QueueError> {
-    url.parse::<tokio_postgres::Config>().map_err(|_| {
-        error("the queue URL is not a valid PostgreSQL URL (postgres://user:password@host:port/database)")
-    })
+/// Parses the URL (with libpq's `sslmode` and `sslrootcert`, see `postgres_tls`) without
+/// echoing it back in errors.
+pub fn parse_url(url: &str) -> Result<QueueConnection, QueueError> {
+    parse_queue_url(url).map_err(error)
 }
 
-/// A pool of `size` connections.
-pub fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, QueueError> {
+/// A pool of `size` connections, over TLS as the URL's `sslmode` says.
+pub fn pool(connection: QueueConnection, size: usize) -> Result<Pool, QueueError> {
+    let tls = connection.tls_connector().map_err(error)?;
     let manager = Manager::from_config(
-        config,
-        NoTls,
+        connection.config,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },

@@ -65,7 +65,7 @@ impl PostgresCluster {
     /// machine has no PostgreSQL. `test` names the caller in the skip message.
     pub fn shared(test: &str) -> Option<&'static PostgresCluster> {
         static CLUSTER: OnceLock<Option<PostgresCluster>> = OnceLock::new();
-        let cluster = CLUSTER.get_or_init(|| postgres_bin().map(PostgresCluster::start));
+        let cluster = CLUSTER.get_or_init(|| postgres_bin().map(|bin| Self::start(bin, None)));
         if cluster.is_none() {
             // Straight to stderr, not `eprintln!`: the test harness captures the latter, and a
             // skip must be seen in a passing run.
@@ -79,11 +79,28 @@ impl PostgresCluster {
         cluster.as_ref()
     }
 
+    /// A cluster of its own that accepts only TLS connections (`hostssl` in `pg_hba.conf`,
+    /// plain connections rejected), serving `certificate_pem` with `key_pem`; `None` (after
+    /// printing why) without PostgreSQL.
+    pub fn start_tls_only(test: &str, certificate_pem: &str, key_pem: &str) -> Option<Self> {
+        let Some(bin) = postgres_bin() else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "skipped: no PostgreSQL (initdb/pg_ctl in /usr/lib/postgresql/<version>/bin or \
+                 PG_BIN; scripts/test.sh installs Debian's postgresql): {test}"
+            );
+            return None;
+        };
+        Some(Self::start(bin, Some((certificate_pem, key_pem))))
+    }
+
     fn command(&self, program: &str) -> Command {
         command_as(&self.bin, program, self.run_as_postgres)
     }
 
-    fn start(bin: PathBuf) -> Self {
+    /// `tls`: the server's certificate and key (PEM); then only TLS connections are accepted.
+    fn start(bin: PathBuf, tls: Option<(&str, &str)>) -> Self {
         let run_as_postgres = is_root();
         let dir = std::env::temp_dir().join(format!(
             "deskdraft-pg-{}-{}",
@@ -91,9 +108,20 @@ impl PostgresCluster {
             free_port()
         ));
         std::fs::create_dir_all(&dir).expect("cluster folder");
+        if let Some((certificate_pem, key_pem)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(dir.join("server.crt"), certificate_pem).expect("server.crt");
+            std::fs::write(dir.join("server.key"), key_pem).expect("server.key");
+            // PostgreSQL refuses a key others can read.
+            std::fs::set_permissions(
+                dir.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("server.key mode");
+        }
         if run_as_postgres {
             let status = Command::new("chown")
-                .args(["postgres:postgres"])
+                .args(["-R", "postgres:postgres"])
                 .arg(&dir)
                 .status()
                 .expect("chown");
@@ -125,10 +153,19 @@ impl PostgresCluster {
             String::from_utf8_lossy(&initdb.stderr)
         );
         cluster.watch_parent();
-        let options = format!(
+        let mut options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' \
              -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
         );
+        if tls.is_some() {
+            let hba = "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n";
+            std::fs::write(data.join("pg_hba.conf"), hba).expect("pg_hba.conf");
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file='{}' -c ssl_key_file='{}'",
+                cluster.dir.join("server.crt").display(),
+                cluster.dir.join("server.key").display()
+            ));
+        }
         let started = cluster
             .command("pg_ctl")
             .arg("-D")
