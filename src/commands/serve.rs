@@ -97,6 +97,8 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
     tracing::info!(%address, workers = settings.workers, "serving");
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Jobs queued by other replicas wake this one's workers at once (PostgreSQL only).
+    let job_notifications = queue.forward_job_notifications(Arc::clone(&state.job_signal));
     let workers = tokio::spawn(run_workers(state.clone(), stopped.clone()));
     let reconciler = tokio::spawn(run_reconciler(state.clone(), stopped.clone()));
     // Client addresses let the sign-in throttle tell guessers apart.
@@ -107,6 +109,9 @@ pub async fn run_serve(config: Config) -> Result<(), CommandError> {
     let _ = stop.send(true);
     let _ = workers.await;
     reconciler.abort();
+    if let Some(listening) = job_notifications {
+        listening.abort();
+    }
     served.map_err(|source| CommandError::Io {
         context: "HTTP server".into(),
         source,

@@ -92,6 +92,7 @@ impl JobQueue {
                          state='queued', attempts=0, next_attempt_at=$3, last_error=NULL, updated_at=$3",
                     params![record.ticket_id, id.as_str(), now],
                 )?;
+                super::listen::announce_queued_job(db)?;
                 Ok(ApprovalOutcome::Recorded(get(db, &id)?))
             })
         })

@@ -170,6 +170,9 @@ impl JobQueue {
                         JobState::Queued => {}
                     }
                 }
+                if inserted == 1 || rearmed {
+                    super::listen::announce_queued_job(db)?;
+                }
                 Ok(Enqueued {
                     job_id,
                     created: inserted == 1,
@@ -301,6 +304,9 @@ impl JobQueue {
                 "UPDATE jobs SET state='queued', attempts=0, next_attempt_at=$2, updated_at=$2 WHERE id=$1 AND state='dead'",
                 params![job_id, now_ms()],
             )?;
+            if changed == 1 {
+                super::listen::announce_queued_job(db)?;
+            }
             Ok(changed == 1)
         })
         .await

@@ -20,6 +20,7 @@ mod drafts;
 mod events;
 mod feedback;
 mod jobs;
+mod listen;
 mod live;
 mod outcomes;
 mod pg_schema;
@@ -86,8 +87,12 @@ enum Backend {
         connection: Arc<Mutex<rusqlite::Connection>>,
         path: String,
     },
-    /// Shared by every replica: row locks and advisory locks keep them apart.
-    Postgres { pool: deadpool_postgres::Pool },
+    /// Shared by every replica: row locks and advisory locks keep them apart. `connection`
+    /// opens the one connection outside the pool that listens for queued jobs.
+    Postgres {
+        pool: deadpool_postgres::Pool,
+        connection: Arc<postgres_tls::QueueConnection>,
+    },
 }
 
 /// The queue. Cheap to clone; every call runs on the blocking pool.
@@ -132,8 +137,10 @@ impl JobQueue {
         max_attempts: u32,
         connections: usize,
     ) -> Result<Self, QueueError> {
-        let pool = postgres::pool(postgres::parse_url(url)?, connections)?;
-        let queue = Self::with_backend(Backend::Postgres { pool }, max_attempts);
+        let connection = postgres::parse_url(url)?;
+        let pool = postgres::pool(connection.clone(), connections)?;
+        let connection = Arc::new(connection);
+        let queue = Self::with_backend(Backend::Postgres { pool, connection }, max_attempts);
         queue.with(pg_schema::migrate).await?;
         Ok(queue)
     }
@@ -157,7 +164,7 @@ impl JobQueue {
     /// The PostgreSQL pool, for advisory locks (none on SQLite: one process owns the queue).
     pub(crate) fn postgres_pool(&self) -> Option<&deadpool_postgres::Pool> {
         match &self.backend {
-            Backend::Postgres { pool } => Some(pool),
+            Backend::Postgres { pool, .. } => Some(pool),
             Backend::Sqlite { .. } => None,
         }
     }
@@ -179,7 +186,7 @@ impl JobQueue {
                 })
                 .await
             }
-            Backend::Postgres { pool } => {
+            Backend::Postgres { pool, .. } => {
                 let client = postgres::connection(pool).await?;
                 let runtime = tokio::runtime::Handle::current();
                 tokio::task::spawn_blocking(move || {
