@@ -8,6 +8,7 @@
 //! arrives only once the job is committed, and never for a job rolled back.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -38,15 +39,22 @@ impl JobQueue {
         &self,
         signal: Arc<Notify>,
     ) -> Option<tokio::task::JoinHandle<()>> {
-        let Backend::Postgres { connection, .. } = &self.backend else {
+        let Backend::Postgres {
+            connection,
+            listening,
+            ..
+        } = &self.backend
+        else {
             return None;
         };
-        let connection = Arc::clone(connection);
+        let (connection, listening) = (Arc::clone(connection), Arc::clone(listening));
         Some(tokio::spawn(async move {
             let backoff = RetryPolicy::default();
             let mut failures: u32 = 0;
             loop {
-                match listen_once(&connection, &signal, &mut failures).await {
+                let ended = listen_once(&connection, &signal, &listening, &mut failures).await;
+                listening.store(false, Ordering::Relaxed);
+                match ended {
                     Ok(()) => tracing::warn!("job notifications: the listening connection ended"),
                     Err(error) => tracing::warn!(%error, "job notifications unavailable"),
                 }
@@ -57,6 +65,16 @@ impl JobQueue {
             }
         }))
     }
+
+    /// `Some(true)` while this process listens for jobs queued by other replicas, `Some(false)`
+    /// while that connection is down (wake-ups wait for the poll), `None` on SQLite. For
+    /// `/metrics`.
+    pub fn listening_for_jobs(&self) -> Option<bool> {
+        match &self.backend {
+            Backend::Postgres { listening, .. } => Some(listening.load(Ordering::Relaxed)),
+            Backend::Sqlite { .. } => None,
+        }
+    }
 }
 
 /// Connects, listens, and forwards notifications until the connection ends. `failures` is reset
@@ -64,6 +82,7 @@ impl JobQueue {
 async fn listen_once(
     connection: &super::postgres_tls::QueueConnection,
     signal: &Notify,
+    listening_flag: &AtomicBool,
     failures: &mut u32,
 ) -> Result<(), QueueError> {
     let tls = connection.tls_connector().map_err(super::postgres::error)?;
@@ -84,6 +103,7 @@ async fn listen_once(
             result = &mut listen, if !listening => {
                 result.map_err(super::postgres::postgres_error)?;
                 listening = true;
+                listening_flag.store(true, Ordering::Relaxed);
                 *failures = 0;
                 tracing::debug!("listening for jobs queued by any replica");
             }

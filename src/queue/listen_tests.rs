@@ -38,6 +38,12 @@ async fn a_job_queued_by_one_replica_wakes_the_other_and_survives_a_cut_connecti
     // LISTEN is issued by the task: wait until the server shows the listening session.
     wait_for_listener(&first).await;
 
+    wait_until_listening(&second).await;
+    assert_eq!(
+        first.queue.listening_for_jobs(),
+        Some(false),
+        "no listener started there"
+    );
     first.queue.enqueue(7, "webhook").await.unwrap();
     assert!(woken(&signal).await, "a new job wakes the other replica");
     // A trigger for a job already waiting queues nothing new and announces nothing.
@@ -57,6 +63,7 @@ async fn a_job_queued_by_one_replica_wakes_the_other_and_survives_a_cut_connecti
     .await;
     assert_eq!(terminated, 1, "the listening session was found and cut");
     wait_for_listener(&first).await;
+    wait_until_listening(&second).await;
     first.queue.enqueue(8, "reconciler").await.unwrap();
     assert!(
         woken(&signal).await,
@@ -74,6 +81,7 @@ async fn a_sqlite_queue_has_no_listener() {
             .forward_job_notifications(Arc::new(Notify::new()))
             .is_none()
     );
+    assert_eq!(queue.queue.listening_for_jobs(), None);
 }
 
 /// Polls `pg_stat_activity` until a session has run `LISTEN` (the listener's task is async).
@@ -100,4 +108,16 @@ async fn sql(test: &TestQueue, statement: &'static str) -> i64 {
         .await
         .unwrap()
         .get::<_, i64>(0)
+}
+
+/// The flag follows the connection: set once `LISTEN` is answered, which may come just after the
+/// server shows the session.
+async fn wait_until_listening(queue: &crate::queue::JobQueue) {
+    for _ in 0..200 {
+        if queue.listening_for_jobs() == Some(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the listener did not report listening within 10 s");
 }

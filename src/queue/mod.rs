@@ -92,6 +92,8 @@ enum Backend {
     Postgres {
         pool: deadpool_postgres::Pool,
         connection: Arc<postgres_tls::QueueConnection>,
+        /// Whether this process's `LISTEN` connection is up (see `listen`).
+        listening: Arc<std::sync::atomic::AtomicBool>,
     },
 }
 
@@ -140,7 +142,12 @@ impl JobQueue {
         let connection = postgres::parse_url(url)?;
         let pool = postgres::pool(connection.clone(), connections)?;
         let connection = Arc::new(connection);
-        let queue = Self::with_backend(Backend::Postgres { pool, connection }, max_attempts);
+        let backend = Backend::Postgres {
+            pool,
+            connection,
+            listening: Arc::default(),
+        };
+        let queue = Self::with_backend(backend, max_attempts);
         queue.with(pg_schema::migrate).await?;
         Ok(queue)
     }

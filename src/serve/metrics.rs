@@ -40,6 +40,8 @@ struct Inner {
     llm_completion_tokens: u64,
     /// Whether this process runs the reconciler (one replica of a shared queue does).
     reconciler_leader: bool,
+    /// Whether this replica listens for jobs other replicas queue (PostgreSQL only).
+    listening_for_jobs: Option<bool>,
 }
 
 impl ServeMetrics {
@@ -121,6 +123,11 @@ impl ServeMetrics {
     /// This process won (or lost) the reconciler election.
     pub fn set_reconciler_leader(&self, leader: bool) {
         self.with(|m| m.reconciler_leader = leader);
+    }
+
+    /// The state of the queue's `LISTEN` connection, read at scrape time.
+    pub fn set_listening_for_jobs(&self, listening: Option<bool>) {
+        self.with(|m| m.listening_for_jobs = listening);
     }
 
     pub fn render(&self, depth: &QueueDepth, freshdesk: Option<&CallMetrics>) -> String {
@@ -206,6 +213,15 @@ deskdraft_replies_sent_total {}",
             "# HELP deskdraft_reconciler_leader 1 when this process runs the reconciler (one replica per queue).\n# TYPE deskdraft_reconciler_leader gauge\ndeskdraft_reconciler_leader {}",
             u8::from(m.reconciler_leader)
         );
+        if let Some(listening) = m.listening_for_jobs {
+            let _ = writeln!(
+                out,
+                "# HELP deskdraft_queue_listening 1 while this replica listens for jobs other replicas queue (0: it sees them at its next poll).
+# TYPE deskdraft_queue_listening gauge
+deskdraft_queue_listening {}",
+                u8::from(listening)
+            );
+        }
         if let Some(calls) = freshdesk {
             let _ = writeln!(
                 out,

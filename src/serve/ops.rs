@@ -126,6 +126,9 @@ pub async fn readyz(State(state): State<ServeState>) -> Response {
 
 pub async fn metrics(State(state): State<ServeState>) -> Response {
     let depth = state.queue.depth().await.unwrap_or_default();
+    state
+        .metrics
+        .set_listening_for_jobs(state.queue.listening_for_jobs());
     let mut text = state
         .metrics
         .render(&depth, state.freshdesk_calls.as_deref());

@@ -1,7 +1,8 @@
 //! Feedback learnt from the replies agents really send: 50 drafted tickets, answered in
 //! Freshdesk by hand (some with the draft as it was, some edited, some rewritten, some with
-//! something else entirely, a few after inserting the draft from the sidebar app); one reconcile
-//! pass later the statistics count each kind, and the notes say how their draft was used.
+//! something else entirely, a few after inserting the draft from the sidebar app); once the
+//! reconciler has read those replies, the statistics count each kind and the notes say how their
+//! draft was used.
 
 use super::*;
 use deskdraft::draft::render::paragraphs;

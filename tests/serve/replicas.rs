@@ -175,6 +175,11 @@ async fn three_replicas_on_postgres_one_killed_midway_give_exactly_one_note_per_
             metrics.contains("deskdraft_drafts_total{outcome="),
             "replica {index} drafted nothing:\n{metrics}"
         );
+        // Each replica listens for the jobs the others take in.
+        assert!(
+            metrics.contains("\ndeskdraft_queue_listening 1\n"),
+            "replica {index} does not listen for jobs:\n{metrics}"
+        );
     }
     eprintln!(
         "three replicas: {TICKETS} notes from {WEBHOOKS} webhooks in {:.1} s, one replica killed after {at_kill} notes",
