@@ -129,7 +129,6 @@ pub(super) const COLUMNS: &str = "id, ticket_id, message_id, status, kind, produ
      status_applied, note_updated, send_error, revision, redraft_requested, ticket_json";
 
 pub(super) fn record_from_row(row: &Row) -> Result<DraftRecord, QueueError> {
-    let json = row.text(9)?;
     Ok(DraftRecord {
         id: row.text(0)?,
         ticket_id: row.i64(1)?,
@@ -140,7 +139,7 @@ pub(super) fn record_from_row(row: &Row) -> Result<DraftRecord, QueueError> {
         confidence: row.f64(6)? as f32,
         draft_text: row.text(7)?,
         note_html: row.text(8)?,
-        draft: serde_json::from_str(&json).unwrap_or(serde_json::Value::Null),
+        draft: json_column(row, 9)?.unwrap_or_default(),
         note_id: row.opt_i64(10)?,
         reply_id: row.opt_i64(11)?,
         sent_text: row.opt_text(12)?,
@@ -157,12 +156,16 @@ pub(super) fn record_from_row(row: &Row) -> Result<DraftRecord, QueueError> {
         send_error: row.opt_text(23)?,
         revision: row.u32(24)?,
         redraft_requested: row.bool(25)?,
-        ticket: ticket_context(row, 26)?,
+        ticket: json_column(row, 26)?,
     })
 }
 
-/// The ticket a draft kept (`ticket_json`), when it kept one that still reads.
-fn ticket_context(row: &Row, index: usize) -> Result<Option<TicketContext>, QueueError> {
+/// A JSON text column read as `T`: `None` when NULL or no longer readable as `T` (the ticket a
+/// draft kept, written by an older deskdraft, is best effort).
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &Row,
+    index: usize,
+) -> Result<Option<T>, QueueError> {
     Ok(row
         .opt_text(index)?
         .and_then(|json| serde_json::from_str(&json).ok()))
@@ -400,11 +403,8 @@ impl JobQueue {
                     product: row.opt_text(5)?,
                     revision: row.u32(6)?,
                     created_at: from_ms(row.i64(7)?),
-                    ticket: ticket_context(row, 8)?,
-                    sources: row
-                        .opt_text(9)?
-                        .and_then(|json| serde_json::from_str(&json).ok())
-                        .unwrap_or(serde_json::Value::Null),
+                    ticket: json_column(row, 8)?,
+                    sources: json_column(row, 9)?.unwrap_or_default(),
                 })
             })
             .collect()

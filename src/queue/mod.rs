@@ -139,9 +139,8 @@ impl JobQueue {
         max_attempts: u32,
         connections: usize,
     ) -> Result<Self, QueueError> {
-        let connection = postgres::parse_url(url)?;
-        let pool = postgres::pool(connection.clone(), connections)?;
-        let connection = Arc::new(connection);
+        let connection = Arc::new(postgres::parse_url(url)?);
+        let pool = postgres::pool(&connection, connections)?;
         let backend = Backend::Postgres {
             pool,
             connection,

@@ -45,10 +45,10 @@ pub fn parse_url(url: &str) -> Result<QueueConnection, QueueError> {
 }
 
 /// A pool of `size` connections, over TLS as the URL's `sslmode` says.
-pub fn pool(connection: QueueConnection, size: usize) -> Result<Pool, QueueError> {
+pub fn pool(connection: &QueueConnection, size: usize) -> Result<Pool, QueueError> {
     let tls = connection.tls_connector().map_err(error)?;
     let manager = Manager::from_config(
-        connection.config,
+        connection.config.clone(),
         tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,

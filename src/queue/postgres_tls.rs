@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -131,25 +130,19 @@ impl QueueConnection {
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS set-up: {e}"))?;
-        let verifier: Arc<dyn ServerCertVerifier> = match self.ssl_mode {
-            // `disable` never starts TLS; `prefer` and `require` accept any certificate, as
-            // libpq does: the connection is encrypted, the server is not authenticated.
-            SslMode::Disable | SslMode::Prefer | SslMode::Require => {
-                Arc::new(AnyCertificate { provider })
-            }
-            SslMode::VerifyCa | SslMode::VerifyFull => {
-                let roots = Arc::new(self.root_store()?);
-                let webpki =
-                    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
-                        .build()
-                        .map_err(|e| format!("TLS set-up: {e}"))?;
-                if self.ssl_mode == SslMode::VerifyCa {
-                    Arc::new(ChainOnly { inner: webpki })
-                } else {
-                    webpki
-                }
-            }
+        // Modes that check no chain never read a root file (libpq ignores it there too).
+        let roots = match self.ssl_mode {
+            SslMode::VerifyCa | SslMode::VerifyFull => self.root_store()?,
+            SslMode::Disable | SslMode::Prefer | SslMode::Require => mozilla_roots(),
         };
+        let webpki =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| format!("TLS set-up: {e}"))?;
+        let verifier = Arc::new(LibpqVerifier {
+            webpki,
+            mode: self.ssl_mode,
+        });
         let config = builder
             .dangerous()
             .with_custom_certificate_verifier(verifier)
@@ -159,9 +152,7 @@ impl QueueConnection {
 
     fn root_store(&self) -> Result<RootCertStore, String> {
         match &self.root_certificates {
-            RootCertificates::System => Ok(RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            }),
+            RootCertificates::System => Ok(mozilla_roots()),
             RootCertificates::File(path) => {
                 let shown = path.display();
                 let bytes = std::fs::read(path)
@@ -183,68 +174,24 @@ impl QueueConnection {
     }
 }
 
-/// `prefer` / `require`: any certificate, but the handshake's signatures are still checked (so
-/// the session is really keyed to the certificate the server sent).
+fn mozilla_roots() -> RootCertStore {
+    RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+/// The server's certificate checked as `sslmode` says: `verify-full` by webpki as it is;
+/// `verify-ca` the same but for the name in the certificate (a database reached through an
+/// address its certificate does not list); `prefer` and `require` not at all, as libpq: the
+/// connection is encrypted, the server not authenticated. The handshake's signatures are always
+/// checked, so the session is keyed to the certificate the server sent.
 #[derive(Debug)]
-struct AnyCertificate {
-    provider: Arc<CryptoProvider>,
+struct LibpqVerifier {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    mode: SslMode,
 }
 
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `verify-ca`: the chain must reach a trusted root; the name in the certificate is not checked
-/// (a database reached through an address its certificate does not list).
-#[derive(Debug)]
-struct ChainOnly {
-    inner: Arc<rustls::client::WebPkiServerVerifier>,
-}
-
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for LibpqVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -253,16 +200,20 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.inner.verify_server_cert(
+        if !matches!(self.mode, SslMode::VerifyCa | SslMode::VerifyFull) {
+            return Ok(ServerCertVerified::assertion());
+        }
+        let verified = self.webpki.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
             ocsp_response,
             now,
-        ) {
+        );
+        match verified {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if self.mode == SslMode::VerifyCa => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -273,7 +224,7 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
+        self.webpki.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -282,11 +233,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
+        self.webpki.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+        self.webpki.supported_verify_schemes()
     }
 }
 

@@ -159,7 +159,7 @@ fn certificate_authority(name: &str) -> CertifiedIssuer<'static, KeyPair> {
 
 /// Connects with `url` and asks the server whether this session is encrypted.
 async fn session_is_encrypted(url: &str) -> Result<bool, String> {
-    let pool = postgres::pool(postgres::parse_url(url).map_err(|e| e.to_string())?, 1)
+    let pool = postgres::pool(&postgres::parse_url(url).map_err(|e| e.to_string())?, 1)
         .map_err(|e| e.to_string())?;
     let client = postgres::connection(&pool)
         .await

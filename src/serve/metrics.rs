@@ -40,8 +40,6 @@ struct Inner {
     llm_completion_tokens: u64,
     /// Whether this process runs the reconciler (one replica of a shared queue does).
     reconciler_leader: bool,
-    /// Whether this replica listens for jobs other replicas queue (PostgreSQL only).
-    listening_for_jobs: Option<bool>,
 }
 
 impl ServeMetrics {
@@ -125,12 +123,13 @@ impl ServeMetrics {
         self.with(|m| m.reconciler_leader = leader);
     }
 
-    /// The state of the queue's `LISTEN` connection, read at scrape time.
-    pub fn set_listening_for_jobs(&self, listening: Option<bool>) {
-        self.with(|m| m.listening_for_jobs = listening);
-    }
-
-    pub fn render(&self, depth: &QueueDepth, freshdesk: Option<&CallMetrics>) -> String {
+    /// `listening_for_jobs`: whether the queue's `LISTEN` connection is up (`None`: SQLite).
+    pub fn render(
+        &self,
+        depth: &QueueDepth,
+        freshdesk: Option<&CallMetrics>,
+        listening_for_jobs: Option<bool>,
+    ) -> String {
         let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
         let _ = writeln!(
@@ -213,7 +212,7 @@ deskdraft_replies_sent_total {}",
             "# HELP deskdraft_reconciler_leader 1 when this process runs the reconciler (one replica per queue).\n# TYPE deskdraft_reconciler_leader gauge\ndeskdraft_reconciler_leader {}",
             u8::from(m.reconciler_leader)
         );
-        if let Some(listening) = m.listening_for_jobs {
+        if let Some(listening) = listening_for_jobs {
             let _ = writeln!(
                 out,
                 "# HELP deskdraft_queue_listening 1 while this replica listens for jobs other replicas queue (0: it sees them at its next poll).

@@ -126,12 +126,11 @@ pub async fn readyz(State(state): State<ServeState>) -> Response {
 
 pub async fn metrics(State(state): State<ServeState>) -> Response {
     let depth = state.queue.depth().await.unwrap_or_default();
-    state
-        .metrics
-        .set_listening_for_jobs(state.queue.listening_for_jobs());
-    let mut text = state
-        .metrics
-        .render(&depth, state.freshdesk_calls.as_deref());
+    let mut text = state.metrics.render(
+        &depth,
+        state.freshdesk_calls.as_deref(),
+        state.queue.listening_for_jobs(),
+    );
     // Live quality from the stored outcomes (re-read at most once a minute); a queue that
     // cannot be read leaves them out rather than failing the whole scrape.
     let live = state
