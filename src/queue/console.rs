@@ -328,7 +328,13 @@ mod tests {
     use crate::draft::confidence::band_of;
     use crate::queue::NewDraft;
 
-    fn draft(ticket_id: i64, product: &str, confidence: f32, flags: usize, text: &str) -> NewDraft {
+    pub(super) fn draft(
+        ticket_id: i64,
+        product: &str,
+        confidence: f32,
+        flags: usize,
+        text: &str,
+    ) -> NewDraft {
         NewDraft {
             id: format!("d{ticket_id}"),
             ticket_id,
@@ -463,3 +469,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "text_search_tests.rs"]
+mod text_search_tests;

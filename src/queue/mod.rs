@@ -148,6 +148,14 @@ impl JobQueue {
         };
         let queue = Self::with_backend(backend, max_attempts);
         queue.with(pg_schema::migrate).await?;
+        if !queue.with(pg_schema::ensure_text_search_indexes).await? {
+            tracing::warn!(
+                "the PostgreSQL extension pg_trgm could not be installed (it needs CREATE on the \
+                 database): the review console's text search reads every draft, slow past tens of \
+                 thousands; `CREATE EXTENSION pg_trgm` as the database owner takes effect at the \
+                 next start"
+            );
+        }
         Ok(queue)
     }
 
