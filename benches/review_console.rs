@@ -3,7 +3,8 @@
 //! drafts, on each queue backend in the same run: SQLite, and PostgreSQL in a throwaway cluster
 //! the bench starts (`tests/support/postgres.rs`; without PostgreSQL binaries only SQLite runs).
 //! p50/p95 per filter (default list, a product, band + flags, text search, ticket id, the last
-//! page). Goal: under 100 ms p95.
+//! page), and the size of the SQLite file and of PostgreSQL's drafts table. Goal: under 100 ms
+//! p95.
 //!
 //! Environment: `DESKDRAFT_BENCH_DRAFTS` (default 5000), `DESKDRAFT_BENCH_ROUNDS` (default 200).
 //! Without `--bench` (as under `cargo test --all-targets`) it only says how to run it.
@@ -108,10 +109,15 @@ async fn run() -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite = JobQueue::open(&dir.path().join("queue.sqlite"), 5).expect("queue");
     let mut report = serde_json::Map::new();
-    report.insert(
-        "sqlite".into(),
-        measure(&sqlite, count, rounds, || {}).await,
-    );
+    let mut measured = measure(&sqlite, count, rounds, || {}).await;
+    // What the drafts and their search index cost on disk (the file and its write-ahead log).
+    let bytes: u64 = ["queue.sqlite", "queue.sqlite-wal"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(dir.path().join(name)).ok())
+        .map(|metadata| metadata.len())
+        .sum();
+    measured["database_bytes"] = json!(bytes);
+    report.insert("sqlite".into(), measured);
     if let Some(cluster) = postgres::PostgresCluster::shared("review console bench") {
         let url = cluster.create_database("console_bench");
         let queue = JobQueue::open_postgres(&url, 5, 4)
@@ -120,13 +126,14 @@ async fn run() -> serde_json::Value {
         let database = url.rsplit('/').next().expect("database name").to_string();
         // A live table is kept vacuumed and analysed by autovacuum; a freshly filled one is not
         // yet, and its plans would be those of a table PostgreSQL knows nothing about.
-        let settle = move || {
+        let settle = || {
             cluster.psql_on(&database, "VACUUM ANALYZE drafts");
         };
-        report.insert(
-            "postgres".into(),
-            measure(&queue, count, rounds, settle).await,
-        );
+        let mut measured = measure(&queue, count, rounds, settle).await;
+        // The drafts table with its indexes (trigram ones included) and TOAST.
+        let bytes = cluster.psql_on(&database, "SELECT pg_total_relation_size('drafts')");
+        measured["drafts_table_bytes"] = json!(bytes.trim().parse::<u64>().unwrap_or(0));
+        report.insert("postgres".into(), measured);
     }
     report.insert("drafts".into(), json!(count));
     report.insert("rounds".into(), json!(rounds));

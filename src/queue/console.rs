@@ -107,6 +107,12 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// An FTS5 query for a literal substring: one phrase, in which only `"` needs escaping (doubled);
+/// on a trigram index a phrase matches wherever its characters occur in a row, in any case.
+fn trigram_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
 /// The WHERE clause of a filter and its parameters (`$n` placeholders, numbered from 1).
 fn where_clause(filter: &QueueFilter, dialect: Dialect) -> (String, Vec<Value>) {
     let mut conditions: Vec<String> = Vec::new();
@@ -150,6 +156,15 @@ fn where_clause(filter: &QueueFilter, dialect: Dialect) -> (String, Vec<Value>) 
             Ok(ticket_id) => {
                 values.push(Value::Integer(ticket_id));
                 conditions.push(format!("ticket_id = ${}", values.len()));
+            }
+            // SQLite: from the trigram index (schema version 4), which cannot match fewer than
+            // three characters; those few searches read every draft.
+            Err(_) if dialect == Dialect::Sqlite && search.chars().count() >= 3 => {
+                values.push(Value::Text(trigram_phrase(search)));
+                conditions.push(format!(
+                    "id IN (SELECT draft_id FROM drafts_search WHERE drafts_search MATCH ${})",
+                    values.len()
+                ));
             }
             Err(_) => {
                 values.push(Value::Text(like_pattern(search)));

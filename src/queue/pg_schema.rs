@@ -145,7 +145,7 @@ pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
 
 /// Trigram indexes for the review console's text search (`ILIKE '%text%'` over the subject, the
 /// draft and the ticket the draft saw), without which each search reads every draft: about
-/// 0.3 s at 50,000 drafts (`cargo bench --bench review_console`). They need the `pg_trgm`
+/// 0.3 to 0.8 s at 50,000 drafts (`cargo bench --bench review_console`). They need the `pg_trgm`
 /// extension, which ships with PostgreSQL and is trusted (PostgreSQL 13 and later: a role with
 /// CREATE on the database may install it). Where it cannot be installed (no privilege, or a
 /// build without contrib) the queue works the same and search scans, so that failure is caught

@@ -138,3 +138,83 @@ async fn without_pg_trgm_the_queue_starts_and_search_still_finds_then_indexes_at
     assert_eq!(trigram_indexes(&queue).await.len(), 3);
     assert_eq!(found(&queue, "invoice ADDRESS").await, vec![7]);
 }
+
+/// The plan of the console's search statement on SQLite, one line per step.
+async fn sqlite_plan(queue: &JobQueue, text: &str) -> String {
+    let (clause, values) = where_clause(&searching(text), Dialect::Sqlite);
+    queue
+        .with(move |db| {
+            let rows = db.query(
+                &format!("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM drafts WHERE {clause}"),
+                &values,
+            )?;
+            rows.iter()
+                .map(|row| row.text(3))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .unwrap()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_searches_the_trigram_table_and_an_upgraded_queue_finds_its_old_drafts() {
+    let test = TestQueue::sqlite(3);
+    fill(&test.queue).await;
+    let plan = sqlite_plan(&test.queue, "invoice addr").await;
+    assert!(
+        plan.contains("drafts_search VIRTUAL TABLE INDEX 0:M"),
+        "no trigram MATCH:\n{plan}"
+    );
+    assert!(
+        !plan
+            .lines()
+            .any(|step| step.starts_with("SCAN drafts") && !step.starts_with("SCAN drafts_search")),
+        "every draft read:\n{plan}"
+    );
+    assert_eq!(found(&test.queue, "INVOICE addr").await, vec![7]);
+    // Two characters are below a trigram: those searches read the drafts, with the same answer.
+    assert!(sqlite_plan(&test.queue, "ub").await.contains("SCAN drafts"));
+    assert_eq!(found(&test.queue, "ub").await.len(), 40);
+
+    // A queue of the previous schema (no search table) is upgraded at open, its drafts indexed.
+    // (SQLite 3.54 leaves a contentless_unindexed table's `_content` shadow table behind on DROP:
+    // dropped by hand, as a version 3 database never had it.)
+    test.queue
+        .with(|db| {
+            db.batch(
+                "DROP TRIGGER drafts_search_on_insert; DROP TRIGGER drafts_search_on_delete;
+                 DROP TRIGGER drafts_search_on_update; DROP TABLE drafts_search;
+                 DROP TABLE IF EXISTS drafts_search_content;
+                 PRAGMA user_version = 3;",
+            )
+        })
+        .await
+        .unwrap();
+    let upgraded = test.open_again(3).await;
+    assert_eq!(found(&upgraded, "invoice ADDRESS").await, vec![7]);
+    assert_eq!(found(&upgraded, "customer words 3").await.len(), 11);
+    // Drafts inserted after the upgrade are indexed by the trigger.
+    upgraded
+        .insert_draft(draft(41, "3", 0.7, 0, "The invoice address form moved"))
+        .await
+        .unwrap();
+    assert_eq!(found(&upgraded, "invoice address").await, vec![41, 7]);
+    // And a draft gone from the queue is gone from the index (no draft is deleted today).
+    upgraded
+        .with(|db| db.batch("DELETE FROM drafts WHERE id = 'd7'"))
+        .await
+        .unwrap();
+    let indexed = upgraded
+        .with(|db| {
+            db.query_one(
+                "SELECT group_concat(draft_id) FROM drafts_search \
+                 WHERE drafts_search MATCH '\"invoice address\"'",
+                &[],
+            )?
+            .text(0)
+        })
+        .await
+        .unwrap();
+    assert_eq!(indexed, "d41");
+}
