@@ -5,8 +5,13 @@
 //! instead of racing, and a database written by a newer deskdraft is refused.
 
 use super::QueueError;
-use super::SCHEMA_VERSION;
 use super::sql::{Sql, params};
+
+/// The PostgreSQL schema this build writes. It follows SQLite's numbering but moves only when
+/// PostgreSQL's tables change: SQLite's version 4 (its trigram search table) has no PostgreSQL
+/// counterpart in the versioned schema, so replicas of the previous release still start on a
+/// database a newer one migrated (a rolling upgrade).
+pub const POSTGRES_SCHEMA_VERSION: i64 = 3;
 
 /// Advisory lock key held (per transaction) while the schema is checked or migrated.
 const MIGRATION_LOCK_KEY: i64 = 0x6464_7363_6865_6d61; // "ddschema"
@@ -105,7 +110,7 @@ CREATE INDEX drafts_console ON drafts(status, product, created_at);
 CREATE INDEX drafts_by_time ON drafts(created_at);
 ";
 
-/// Brings the database to [`SCHEMA_VERSION`]; refuses one written by a newer deskdraft.
+/// Brings the database to [`POSTGRES_SCHEMA_VERSION`]; refuses one written by a newer deskdraft.
 pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
     db.transaction(|db| {
         db.execute(
@@ -122,10 +127,10 @@ pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
             .map(|row| row.i64(0))
             .transpose()?
             .unwrap_or(0);
-        if version > SCHEMA_VERSION {
+        if version > POSTGRES_SCHEMA_VERSION {
             return Err(QueueError::NewerSchema(format!(
                 "the PostgreSQL queue has schema version {version}, newer than this deskdraft's \
-                 {SCHEMA_VERSION}: upgrade deskdraft (every replica) or use another database"
+                 {POSTGRES_SCHEMA_VERSION}: upgrade deskdraft (every replica) or use another database"
             )));
         }
         if version < 2 {
@@ -137,7 +142,7 @@ pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
         db.execute(
             "INSERT INTO deskdraft_schema (singleton, version) VALUES (1, $1)
              ON CONFLICT (singleton) DO UPDATE SET version = excluded.version",
-            params![SCHEMA_VERSION],
+            params![POSTGRES_SCHEMA_VERSION],
         )?;
         Ok(())
     })
