@@ -9,6 +9,8 @@
 //! Environment: `DESKDRAFT_BENCH_DRAFTS` (default 5000), `DESKDRAFT_BENCH_ROUNDS` (default 200).
 //! Without `--bench` (as under `cargo test --all-targets`) it only says how to run it.
 
+mod bench_support;
+
 // Only `shared` and `create_database` are used here.
 #[allow(dead_code)]
 #[path = "../tests/support/postgres.rs"]
@@ -83,29 +85,12 @@ const TOPICS: [&str; 6] = [
 ];
 
 fn main() {
-    if !std::env::args().any(|arg| arg == "--bench") {
-        println!(
-            "review console benchmark: run with `cargo bench --bench review_console` (skipped under cargo test)"
-        );
-        return;
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let report = runtime.block_on(run());
-    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    bench_support::run_and_print("review console", "cargo bench --bench review_console", run);
 }
 
 async fn run() -> serde_json::Value {
-    let count: i64 = std::env::var("DESKDRAFT_BENCH_DRAFTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5000);
-    let rounds: usize = std::env::var("DESKDRAFT_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let count: i64 = bench_support::env_number("DESKDRAFT_BENCH_DRAFTS", 5000);
+    let rounds: usize = bench_support::env_number("DESKDRAFT_BENCH_ROUNDS", 200);
     let dir = tempfile::tempdir().expect("tempdir");
     let sqlite = JobQueue::open(&dir.path().join("queue.sqlite"), 5).expect("queue");
     let mut report = serde_json::Map::new();

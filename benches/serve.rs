@@ -6,6 +6,8 @@
 //! Environment: `DESKDRAFT_BENCH_WEBHOOKS` (default 400) webhooks, one per new ticket.
 //! Without `--bench` (as under `cargo test --all-targets`) it only says how to run it.
 
+mod bench_support;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -38,25 +40,11 @@ fn repo() -> PathBuf {
 }
 
 fn main() {
-    if !std::env::args().any(|arg| arg == "--bench") {
-        println!(
-            "serve benchmark: run with `cargo bench --bench serve` (skipped under cargo test)"
-        );
-        return;
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let report = runtime.block_on(run());
-    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    bench_support::run_and_print("serve", "cargo bench --bench serve", run);
 }
 
 async fn run() -> serde_json::Value {
-    let count: usize = std::env::var("DESKDRAFT_BENCH_WEBHOOKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(400);
+    let count: usize = bench_support::env_number("DESKDRAFT_BENCH_WEBHOOKS", 400);
     let data = tempfile::tempdir().expect("tempdir");
     let defaults = Config::default();
     let mut config = Config {

@@ -9,6 +9,8 @@
 //! `DESKDRAFT_BENCH_WORKERS` (default 2) workers per process.
 //! Without `--bench` (as under `cargo test --all-targets`) it only says how to run it.
 
+mod bench_support;
+
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -28,18 +30,11 @@ const REVIEW_TOKEN: &str = "bench-review-token-0123";
 const FIRST: i64 = 700_001;
 
 fn main() {
-    if !std::env::args().any(|arg| arg == "--bench") {
-        println!(
-            "serve replicas benchmark: run with `cargo bench --profile dev --bench serve_replicas` (skipped under cargo test)"
-        );
-        return;
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let report = runtime.block_on(run());
-    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    bench_support::run_and_print(
+        "serve replicas",
+        "cargo bench --profile dev --bench serve_replicas",
+        run,
+    );
 }
 
 fn account(tickets: usize) -> Bundle {
@@ -162,10 +157,7 @@ async fn measure(
 }
 
 async fn run() -> serde_json::Value {
-    let tickets: usize = std::env::var("DESKDRAFT_BENCH_TICKETS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let tickets: usize = bench_support::env_number("DESKDRAFT_BENCH_TICKETS", 300);
     let workers = std::env::var("DESKDRAFT_BENCH_WORKERS").unwrap_or_else(|_| "2".into());
     let template = tempfile::tempdir().unwrap();
     let output = deskdraft_command(template.path())
