@@ -147,8 +147,8 @@ impl JobQueue {
             listening: Arc::default(),
         };
         let queue = Self::with_backend(backend, max_attempts);
-        queue.with(pg_schema::migrate).await?;
-        if !queue.with(pg_schema::ensure_text_search_indexes).await? {
+        let text_search_indexed = queue.with(pg_schema::migrate).await?;
+        if !text_search_indexed {
             tracing::warn!(
                 "the PostgreSQL extension pg_trgm could not be installed (it needs CREATE on the \
                  database): the review console's text search reads every draft, slow past tens of \

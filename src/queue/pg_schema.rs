@@ -111,7 +111,9 @@ CREATE INDEX drafts_by_time ON drafts(created_at);
 ";
 
 /// Brings the database to [`POSTGRES_SCHEMA_VERSION`]; refuses one written by a newer deskdraft.
-pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
+/// Then, in the same transaction, makes the text search indexes where it can
+/// ([`text_search_indexes`]) and returns whether they are in place.
+pub fn migrate(db: &mut dyn Sql) -> Result<bool, QueueError> {
     db.transaction(|db| {
         db.execute(
             "SELECT pg_advisory_xact_lock($1)",
@@ -144,7 +146,7 @@ pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
              ON CONFLICT (singleton) DO UPDATE SET version = excluded.version",
             params![POSTGRES_SCHEMA_VERSION],
         )?;
-        Ok(())
+        text_search_indexes(db)
     })
 }
 
@@ -155,38 +157,31 @@ pub fn migrate(db: &mut dyn Sql) -> Result<(), QueueError> {
 /// CREATE on the database may install it). Where it cannot be installed (no privilege, or a
 /// build without contrib) the queue works the same and search scans, so that failure is caught
 /// inside the statement (a PL/pgSQL exception block rolls back only itself) rather than
-/// refusing to start. Not part of the versioned schema: it is tried at every start, so a DBA's
-/// later `CREATE EXTENSION pg_trgm` takes effect on the next one. Returns whether the indexes
-/// are in place.
-pub fn ensure_text_search_indexes(db: &mut dyn Sql) -> Result<bool, QueueError> {
-    db.transaction(|db| {
-        db.execute(
-            "SELECT pg_advisory_xact_lock($1)",
-            params![MIGRATION_LOCK_KEY],
-        )?;
+/// refusing to start. Not part of the versioned schema: it is tried at every start (under the
+/// migration's lock), so a DBA's later `CREATE EXTENSION pg_trgm` takes effect on the next one.
+fn text_search_indexes(db: &mut dyn Sql) -> Result<bool, QueueError> {
+    db.batch(
+        "DO $$
+         BEGIN
+             CREATE EXTENSION IF NOT EXISTS pg_trgm;
+         EXCEPTION WHEN OTHERS THEN
+             RAISE NOTICE 'pg_trgm unavailable: %', SQLERRM;
+         END $$;",
+    )?;
+    let available = db
+        .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", &[])?
+        .is_some();
+    if available {
+        // One index per column: the search ORs the three, which PostgreSQL answers with a
+        // BitmapOr of three index scans.
         db.batch(
-            "DO $$
-             BEGIN
-                 CREATE EXTENSION IF NOT EXISTS pg_trgm;
-             EXCEPTION WHEN OTHERS THEN
-                 RAISE NOTICE 'pg_trgm unavailable: %', SQLERRM;
-             END $$;",
+            "CREATE INDEX IF NOT EXISTS drafts_subject_trigram
+                 ON drafts USING gin (subject gin_trgm_ops);
+             CREATE INDEX IF NOT EXISTS drafts_text_trigram
+                 ON drafts USING gin (draft_text gin_trgm_ops);
+             CREATE INDEX IF NOT EXISTS drafts_ticket_trigram
+                 ON drafts USING gin (ticket_json gin_trgm_ops);",
         )?;
-        let available = db
-            .query_opt("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'", &[])?
-            .is_some();
-        if available {
-            // One index per column: the search ORs the three, which PostgreSQL answers with a
-            // BitmapOr of three index scans.
-            db.batch(
-                "CREATE INDEX IF NOT EXISTS drafts_subject_trigram
-                     ON drafts USING gin (subject gin_trgm_ops);
-                 CREATE INDEX IF NOT EXISTS drafts_text_trigram
-                     ON drafts USING gin (draft_text gin_trgm_ops);
-                 CREATE INDEX IF NOT EXISTS drafts_ticket_trigram
-                     ON drafts USING gin (ticket_json gin_trgm_ops);",
-            )?;
-        }
-        Ok(available)
-    })
+    }
+    Ok(available)
 }

@@ -9,7 +9,7 @@
 //! draft keeps the ticket as it was drafted (subject, requester, priority, the public thread) and
 //! its flag count, with indexes for the review console's filters and pages. Version 4: a trigram
 //! index of what the console's text search reads (SQLite only; PostgreSQL's trigram indexes are
-//! made at start, `pg_schema::ensure_text_search_indexes`).
+//! made at every start by `pg_schema::migrate`).
 
 use rusqlite::{Connection, Transaction};
 

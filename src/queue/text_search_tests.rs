@@ -68,26 +68,8 @@ async fn text_search_is_answered_from_the_trigram_indexes() {
         names.sort();
         names
     });
-    // The plan of the very statement the console runs, with sequential scans priced out: if
-    // the search stopped matching the indexes (say `lower(x) LIKE`), PostgreSQL would still
-    // scan, and the plan would name none of them.
-    let (clause, values) = where_clause(&searching("INVOICE addr"), Dialect::Postgres);
-    let plan = queue
-        .with(move |db| {
-            db.transaction(|db| {
-                db.batch("SET LOCAL enable_seqscan = off")?;
-                let rows = db.query(
-                    &format!("EXPLAIN SELECT id FROM drafts WHERE {clause}"),
-                    &values,
-                )?;
-                rows.iter()
-                    .map(|row| row.text(0))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-        })
-        .await
-        .unwrap()
-        .join("\n");
+    // The plan of the very statement the console runs.
+    let plan = search_plan(queue, Dialect::Postgres, "INVOICE addr").await;
     for index in TRIGRAM_INDEXES {
         assert!(plan.contains(index), "{index} unused:\n{plan}");
     }
@@ -139,18 +121,30 @@ async fn without_pg_trgm_the_queue_starts_and_search_still_finds_then_indexes_at
     assert_eq!(found(&queue, "invoice ADDRESS").await, vec![7]);
 }
 
-/// The plan of the console's search statement on SQLite, one line per step.
-async fn sqlite_plan(queue: &JobQueue, text: &str) -> String {
-    let (clause, values) = where_clause(&searching(text), Dialect::Sqlite);
+/// The plan of the console's search statement for `text`, one line per step. On PostgreSQL
+/// sequential scans are priced out (for this transaction only): if the search stopped matching
+/// the indexes (say `lower(x) LIKE`), PostgreSQL would still scan, and the plan would name none
+/// of them.
+async fn search_plan(queue: &JobQueue, dialect: Dialect, text: &str) -> String {
+    let (clause, values) = where_clause(&searching(text), dialect);
+    let (explain, detail_column) = match dialect {
+        Dialect::Postgres => ("EXPLAIN", 0),
+        Dialect::Sqlite => ("EXPLAIN QUERY PLAN", 3),
+    };
     queue
         .with(move |db| {
-            let rows = db.query(
-                &format!("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM drafts WHERE {clause}"),
-                &values,
-            )?;
-            rows.iter()
-                .map(|row| row.text(3))
+            db.transaction(|db| {
+                if dialect == Dialect::Postgres {
+                    db.batch("SET LOCAL enable_seqscan = off")?;
+                }
+                db.query(
+                    &format!("{explain} SELECT COUNT(*) FROM drafts WHERE {clause}"),
+                    &values,
+                )?
+                .iter()
+                .map(|row| row.text(detail_column))
                 .collect::<Result<Vec<_>, _>>()
+            })
         })
         .await
         .unwrap()
@@ -161,7 +155,7 @@ async fn sqlite_plan(queue: &JobQueue, text: &str) -> String {
 async fn sqlite_searches_the_trigram_table_and_an_upgraded_queue_finds_its_old_drafts() {
     let test = TestQueue::sqlite(3);
     fill(&test.queue).await;
-    let plan = sqlite_plan(&test.queue, "invoice addr").await;
+    let plan = search_plan(&test.queue, Dialect::Sqlite, "invoice addr").await;
     assert!(
         plan.contains("drafts_search VIRTUAL TABLE INDEX 0:M"),
         "no trigram MATCH:\n{plan}"
@@ -174,7 +168,11 @@ async fn sqlite_searches_the_trigram_table_and_an_upgraded_queue_finds_its_old_d
     );
     assert_eq!(found(&test.queue, "INVOICE addr").await, vec![7]);
     // Two characters are below a trigram: those searches read the drafts, with the same answer.
-    assert!(sqlite_plan(&test.queue, "ub").await.contains("SCAN drafts"));
+    assert!(
+        search_plan(&test.queue, Dialect::Sqlite, "ub")
+            .await
+            .contains("SCAN drafts")
+    );
     assert_eq!(found(&test.queue, "ub").await.len(), 40);
 
     // A queue of the previous schema (no search table) is upgraded at open, its drafts indexed.
